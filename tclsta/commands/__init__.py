@@ -1,0 +1,1 @@
+"""One module per ``tclsta`` subcommand (discovered by :func:`tclsta.cli.discover_commands`)."""

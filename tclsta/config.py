@@ -1,0 +1,125 @@
+"""Configuration: load YAML, apply overrides, validate against the schema and fill defaults.
+
+The schema (``tclsta/schemas/config.schema.yaml``, also ``workflow/schemas/``) is the single
+source of defaults for both the Snakemake workflow and the ``tclsta`` commands.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from tclsta.errors import ConfigError
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The configuration JSON schema (as loaded from the package)."""
+    text = resources.files("tclsta").joinpath("schemas/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _extend_with_defaults(validator_class: type) -> type:
+    """A validator that fills each missing property with its schema ``default``."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, prop in properties.items():
+                if "default" in prop and name not in instance:
+                    instance[name] = copy.deepcopy(prop["default"])
+        yield from validate_properties(validator, properties, instance, subschema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _extend_with_defaults(jsonschema.Draft7Validator)
+
+
+def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Return a validated copy of ``config`` with every default filled in.
+
+    Raises :class:`ConfigError` naming the key, the bad value and what was expected.
+    """
+    filled = copy.deepcopy(config) if config else {}
+    errors = sorted(_DefaultingValidator(schema()).iter_errors(filled), key=lambda e: list(e.path))
+    if errors:
+        lines = []
+        for error in errors:
+            key = ".".join(str(p) for p in error.path) or "(top level)"
+            lines.append(f"  {key}: {error.message}")
+        raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines))
+    # A second pass fills defaults of objects that were themselves just defaulted.
+    _DefaultingValidator(schema()).validate(filled)
+    return filled
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``update`` into a copy of ``base`` (dicts merge, other values replace)."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turn ``a.b.c=value`` into ``{"a": {"b": {"c": value}}}`` (value parsed as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. stream.lr=0.01")
+    key, _, raw = text.partition("=")
+    value: Any = yaml.safe_load(raw) if raw != "" else None
+    for part in reversed(key.strip().split(".")):
+        if not part:
+            raise ConfigError(f"override {text!r}: empty key component")
+        value = {part: value}
+    return value
+
+
+def load(
+    path: str | Path | None = None,
+    json_text: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Load a configuration: YAML file, then a JSON snippet, then ``KEY=VALUE`` overrides.
+
+    The result is validated and has every default filled in.
+    """
+    config: dict[str, Any] = {}
+    source = "config"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            config = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        if not isinstance(config, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        source = str(path)
+    if json_text:
+        try:
+            snippet = json.loads(json_text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--config-json: not valid JSON: {err}") from err
+        config = deep_merge(config, snippet)
+    for text in overrides:
+        config = deep_merge(config, parse_override(text))
+    return validate(config, source=source)
+
+
+def digest(value: Any) -> str:
+    """A short, stable hash of a JSON-serialisable value (used to tag outputs with their settings)."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Datasets: protocols (manifests), the synthetic dataset, video decoding, frame layout."""

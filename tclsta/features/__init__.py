@@ -1,0 +1,1 @@
+"""Per-frame feature cache (HDF5) and the feature dump stage."""

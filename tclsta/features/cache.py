@@ -1,0 +1,147 @@
+"""HDF5 feature cache: one file per (split, stream, attention).
+
+Flat arrays indexed by video (DESIGN.md, "Files")::
+
+    video_ids         (V,)      str
+    labels            (V,)      int64
+    splits            (V,)      str      "train" / "test" membership in this split
+    offsets, lengths  (V,)      int64    rows of video v: offsets[v] : offsets[v] + lengths[v]
+    frame_indices     (F,)      int32    1-based frame number of each row
+    features          (F, D)    float16 (default) or float32: per-frame features α_t
+    temporal_weights  (F,)      float32  softmax(γ) over the video's frames (uniform without TA)
+    spatial_maps      (F, h, w) float16  normalised spatial attention m̃ (optional)
+    scores/<head>     (V, C)    float32  per-head class probabilities (frame, spatial, temporal)
+
+Attributes: ``class_names`` (JSON list), ``config`` (JSON), ``checkpoint`` (hash of the
+stream checkpoint), ``stream``, ``attention``, ``split``. Written under a temporary name
+and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from tclsta.atomic import atomic_path
+from tclsta.errors import DatasetError
+
+_STR = h5py.string_dtype("utf-8")
+
+
+@dataclass
+class FeatureCache:
+    """An in-memory feature cache; see the module docstring for the meaning of each field."""
+
+    video_ids: list[str]
+    labels: np.ndarray
+    splits: list[str]
+    offsets: np.ndarray
+    lengths: np.ndarray
+    frame_indices: np.ndarray
+    features: np.ndarray
+    temporal_weights: np.ndarray
+    scores: dict[str, np.ndarray]
+    class_names: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    spatial_maps: np.ndarray | None = None
+
+    @classmethod
+    def from_videos(
+        cls,
+        video_ids: Sequence[str],
+        labels: Sequence[int],
+        splits: Sequence[str],
+        features: Sequence[np.ndarray],
+        frame_indices: Sequence[np.ndarray],
+        temporal_weights: Sequence[np.ndarray],
+        scores: dict[str, np.ndarray],
+        class_names: Sequence[str],
+        attrs: dict[str, Any] | None = None,
+        spatial_maps: Sequence[np.ndarray] | None = None,
+    ) -> FeatureCache:
+        """Build the flat layout from per-video arrays."""
+        lengths = np.array([len(f) for f in features], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return cls(
+            video_ids=list(video_ids),
+            labels=np.asarray(labels, dtype=np.int64),
+            splits=list(splits),
+            offsets=offsets,
+            lengths=lengths,
+            frame_indices=np.concatenate(frame_indices).astype(np.int32),
+            features=np.concatenate(features),
+            temporal_weights=np.concatenate(temporal_weights).astype(np.float32),
+            scores={k: np.asarray(v, dtype=np.float32) for k, v in scores.items()},
+            class_names=list(class_names),
+            attrs=dict(attrs or {}),
+            spatial_maps=None if spatial_maps is None else np.concatenate(spatial_maps),
+        )
+
+    def __len__(self) -> int:
+        return len(self.video_ids)
+
+    def rows(self, video: int) -> slice:
+        """Row slice of video number ``video`` in the flat per-frame arrays."""
+        start = int(self.offsets[video])
+        return slice(start, start + int(self.lengths[video]))
+
+    def video_features(self, video: int) -> np.ndarray:
+        """Per-frame features of one video, shape (frames, D)."""
+        return self.features[self.rows(video)]
+
+    def subset(self, split: str) -> np.ndarray:
+        """Indices of the videos whose split membership is ``split`` ("train" / "test")."""
+        return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
+
+
+def write_feature_cache(path: str | Path, cache: FeatureCache, dtype: str = "float16") -> None:
+    """Write ``cache`` to ``path`` atomically (temporary name, renamed when complete)."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("video_ids", data=np.array(cache.video_ids, dtype=object), dtype=_STR)
+        h5.create_dataset("splits", data=np.array(cache.splits, dtype=object), dtype=_STR)
+        h5["labels"] = cache.labels
+        h5["offsets"] = cache.offsets
+        h5["lengths"] = cache.lengths
+        h5["frame_indices"] = cache.frame_indices
+        h5.create_dataset("features", data=cache.features.astype(dtype), chunks=True, compression="lzf")
+        h5["temporal_weights"] = cache.temporal_weights
+        if cache.spatial_maps is not None:
+            h5["spatial_maps"] = cache.spatial_maps.astype(np.float16)
+        group = h5.create_group("scores")
+        for head, values in cache.scores.items():
+            group[head] = values
+        h5.attrs["class_names"] = json.dumps(cache.class_names)
+        for key, value in cache.attrs.items():
+            h5.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
+
+
+def read_feature_cache(path: str | Path) -> FeatureCache:
+    """Read a feature cache written by :func:`write_feature_cache` (features as stored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: feature cache not found (run dump-features first)")
+    try:
+        with h5py.File(path, "r") as h5:
+            attrs = {k: v for k, v in h5.attrs.items() if k != "class_names"}
+            return FeatureCache(
+                video_ids=[s.decode() if isinstance(s, bytes) else s for s in h5["video_ids"][()]],
+                labels=h5["labels"][()],
+                splits=[s.decode() if isinstance(s, bytes) else s for s in h5["splits"][()]],
+                offsets=h5["offsets"][()],
+                lengths=h5["lengths"][()],
+                frame_indices=h5["frame_indices"][()],
+                features=h5["features"][()],
+                temporal_weights=h5["temporal_weights"][()],
+                scores={k: v[()] for k, v in h5["scores"].items()},
+                class_names=json.loads(h5.attrs["class_names"]),
+                attrs=attrs,
+                spatial_maps=h5["spatial_maps"][()] if "spatial_maps" in h5 else None,
+            )
+    except (OSError, KeyError) as err:
+        raise DatasetError(f"{path}: not a complete tclsta feature cache ({err})") from err
