@@ -1,0 +1,41 @@
+"""Build the manifest of a dataset from its official split files.
+
+Writes a CSV with one row per video: video_id, path (relative to the root), label
+(0-based), class_name, group, and one column per split/fold (train/test/unused).
+Formats: synthetic and ucf101 (ucfTrainTestlist/), hmdb51 (testTrainMulti_7030_splits/),
+ucf50 (25 leave-one-group-out folds from _gXX_), thumos14 (UCF101 + validation_set.mat
+train, test_set_meta.mat test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+NAME = "manifest"
+HELP = "read a dataset's official split files into manifest.csv"
+ORDER = 20
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["synthetic", "ucf101", "hmdb51", "ucf50", "thumos14"],
+                        help="dataset format (default: dataset.format of the config)")
+    parser.add_argument("--root", help="dataset folder (default: dataset.root of the config)")
+    parser.add_argument("--out", required=True, help="manifest CSV to write")
+
+
+def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    from tclsta.data.manifest import build_manifest, check_splits, write_manifest
+    from tclsta.errors import ConfigError
+
+    fmt = args.format or config["dataset"]["format"]
+    root = args.root or config["dataset"]["root"]
+    if root is None:
+        raise ConfigError("no dataset root: pass --root or set dataset.root")
+    table = build_manifest(fmt, root)
+    check_splits(table, config["dataset"]["splits"], root)
+    write_manifest(table, args.out)
+    log.info("wrote %s (%d videos)", args.out, len(table))

@@ -1,0 +1,379 @@
+"""Dataset protocols: read each dataset's official split files into one manifest table.
+
+Manifest columns: ``video_id, path`` (relative to the dataset root, POSIX), ``label``
+(0-based), ``class_name``, ``group`` (UCF groups; empty where none) and one column per
+split/fold ``split1, split2, …`` with values ``train`` / ``test`` / ``unused``.
+
+Every error names the file (and line) and the problem: a missing class, a listed video
+that does not exist, a path that would leave the dataset root, an empty split.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from tclsta.atomic import atomic_path
+from tclsta.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("synthetic", "ucf101", "hmdb51", "ucf50", "thumos14")
+BASE_COLUMNS = ["video_id", "path", "label", "class_name", "group"]
+SUBSETS = ("train", "test", "unused")
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg")
+_GROUP = re.compile(r"_g(\d+)_", re.IGNORECASE)
+
+
+@dataclass
+class _Video:
+    """One manifest row under construction."""
+
+    path: str
+    label: int
+    class_name: str
+    group: str = ""
+
+
+class _RootIndex:
+    """Resolves listed paths inside a dataset root, refusing escapes, matching case-insensitively."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._by_lower: dict[str, str] | None = None
+
+    def resolve(self, listed: str, source: Path, line: int) -> str:
+        """Return ``listed`` as a root-relative POSIX path of an existing file, or raise."""
+        rel = PurePosixPath(listed.replace("\\", "/"))
+        where = f"{source}:{line}"
+        if rel.is_absolute() or ".." in rel.parts:
+            raise DatasetError(f"{where}: path {listed!r} would leave the dataset root {self.root}")
+        candidate = (self.root / rel).resolve()
+        if not candidate.is_relative_to(self.root):
+            raise DatasetError(f"{where}: path {listed!r} resolves outside the dataset root {self.root}")
+        if candidate.is_file():
+            return rel.as_posix()
+        match = self._lower_index().get(rel.as_posix().lower())
+        if match is None:
+            raise DatasetError(f"{where}: listed video {listed!r} does not exist under {self.root}")
+        return match
+
+    def _lower_index(self) -> dict[str, str]:
+        """Lower-cased relative path → actual relative path, for case-insensitive matching."""
+        if self._by_lower is None:
+            self._by_lower = {
+                p.relative_to(self.root).as_posix().lower(): p.relative_to(self.root).as_posix()
+                for p in self.root.rglob("*")
+                if p.suffix.lower() in VIDEO_SUFFIXES
+            }
+        return self._by_lower
+
+
+def _lines(path: Path) -> Iterable[tuple[int, str]]:
+    """Non-empty, stripped lines of a text file (CRLF or LF) with 1-based line numbers."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: split file not found")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if line:
+            yield number, line
+
+
+def _group_of(name: str) -> str:
+    """The UCF group number (``_g08_`` → ``"8"``) or empty."""
+    match = _GROUP.search(name)
+    return str(int(match.group(1))) if match else ""
+
+
+def _table(videos: dict[str, _Video], membership: dict[int, dict[str, str]], source: str) -> pd.DataFrame:
+    """Assemble the manifest table and check that every split has train and test videos."""
+    for split, subset_of in sorted(membership.items()):
+        subsets = set(subset_of.values())
+        for needed in ("train", "test"):
+            if needed not in subsets:
+                raise DatasetError(f"{source}: split {split} has no {needed} videos (empty split)")
+    rows = []
+    for path, video in sorted(videos.items(), key=lambda kv: kv[0]):
+        row = {
+            "video_id": PurePosixPath(path).stem,
+            "path": path,
+            "label": video.label,
+            "class_name": video.class_name,
+            "group": video.group,
+        }
+        for split in sorted(membership):
+            row[f"split{split}"] = membership[split].get(path, "unused")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    duplicated = table["video_id"][table["video_id"].duplicated()]
+    if len(duplicated):
+        raise DatasetError(f"{source}: video id {duplicated.iloc[0]!r} appears twice (file names must be unique)")
+    return table
+
+
+# --- UCF101 (and the synthetic dataset, written in its layout) --------------------------------
+
+
+def _ucf101_classes(list_dir: Path) -> list[str]:
+    """Class names from ``classInd.txt`` ("1 ApplyEyeMakeup"), index i → label i−1."""
+    path = list_dir / "classInd.txt"
+    if not path.is_file():
+        raise DatasetError(f"{path}: class index not found (expected the ucfTrainTestlist folder)")
+    classes: dict[int, str] = {}
+    for number, line in _lines(path):
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DatasetError(f"{path}:{number}: expected '<index> <ClassName>', got {line!r}")
+        classes[int(parts[0])] = parts[1]
+    if sorted(classes) != list(range(1, len(classes) + 1)):
+        raise DatasetError(f"{path}: class indices must run 1..{len(classes)}")
+    return [classes[i] for i in range(1, len(classes) + 1)]
+
+
+def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, str]], list[str]]:
+    """Videos and split membership from ``ucfTrainTestlist/{classInd,trainlist0N,testlist0N}.txt``."""
+    list_dir = root / "ucfTrainTestlist"
+    classes = _ucf101_classes(list_dir)
+    by_lower = {name.lower(): i for i, name in enumerate(classes)}
+    index = _RootIndex(root)
+    videos: dict[str, _Video] = {}
+    membership: dict[int, dict[str, str]] = {}
+    split = 1
+    while (list_dir / f"trainlist{split:02d}.txt").is_file() or (list_dir / f"testlist{split:02d}.txt").is_file():
+        membership[split] = {}
+        for subset in ("train", "test"):
+            path = list_dir / f"{subset}list{split:02d}.txt"
+            for number, line in _lines(path):
+                listed, *rest = line.split()
+                folder = PurePosixPath(listed.replace("\\", "/")).parent.name
+                label = by_lower.get(folder.lower())
+                if label is None:
+                    raise DatasetError(f"{path}:{number}: class folder {folder!r} is not in classInd.txt")
+                if rest and (not rest[0].isdigit() or int(rest[0]) - 1 != label):
+                    raise DatasetError(
+                        f"{path}:{number}: label {rest[0]!r} does not match class {classes[label]!r} "
+                        f"(index {label + 1} in classInd.txt)"
+                    )
+                rel = index.resolve(listed, path, number)
+                videos[rel] = _Video(rel, label, classes[label], _group_of(PurePosixPath(rel).name))
+                membership[split][rel] = subset
+        split += 1
+    if not membership:
+        raise DatasetError(f"{list_dir}: no trainlist01.txt/testlist01.txt found")
+    return videos, membership, classes
+
+
+def ucf101_manifest(root: Path) -> pd.DataFrame:
+    """UCF101: three official splits from ``ucfTrainTestlist``."""
+    videos, membership, _ = _ucf101_videos(root)
+    return _table(videos, membership, str(root / "ucfTrainTestlist"))
+
+
+# --- HMDB51 --------------------------------------------------------------------------------------
+
+HMDB_SPLIT_DIR = "testTrainMulti_7030_splits"
+_HMDB_FILE = re.compile(r"^(?P<cls>.+)_test_split(?P<split>\d+)\.txt$")
+_HMDB_SUBSET = {"0": "unused", "1": "train", "2": "test"}
+
+
+def hmdb51_manifest(root: Path) -> pd.DataFrame:
+    """HMDB51: ``testTrainMulti_7030_splits/<class>_test_split<N>.txt`` lines ``name.avi 0|1|2``."""
+    split_dir = root / HMDB_SPLIT_DIR
+    if not split_dir.is_dir():
+        raise DatasetError(f"{split_dir}: HMDB51 split folder not found")
+    files = {}
+    for path in sorted(split_dir.glob("*.txt")):
+        match = _HMDB_FILE.match(path.name)
+        if match:
+            files[(match["cls"], int(match["split"]))] = path
+    if not files:
+        raise DatasetError(f"{split_dir}: no <class>_test_split<N>.txt files")
+    classes = sorted({cls for cls, _ in files})
+    index = _RootIndex(root)
+    videos: dict[str, _Video] = {}
+    membership: dict[int, dict[str, str]] = {}
+    for (cls, split), path in sorted(files.items()):
+        label = classes.index(cls)
+        subset_of = membership.setdefault(split, {})
+        for number, line in _lines(path):
+            name, _, code = line.rpartition(" ")
+            name, code = name.strip(), code.strip()
+            if not name or code not in _HMDB_SUBSET:
+                raise DatasetError(f"{path}:{number}: expected '<video>.avi 0|1|2', got {line!r}")
+            rel = index.resolve(f"{cls}/{name}", path, number)
+            known = videos.get(rel)
+            if known is not None and known.label != label:
+                raise DatasetError(f"{path}:{number}: {name!r} is also listed under class {known.class_name!r}")
+            videos[rel] = _Video(rel, label, cls)
+            subset_of[rel] = _HMDB_SUBSET[code]
+    missing = [(cls, s) for cls in classes for s in membership if (cls, s) not in files]
+    if missing:
+        cls, split = missing[0]
+        raise DatasetError(f"{split_dir}: missing {cls}_test_split{split}.txt (class {cls!r} has no split {split})")
+    return _table(videos, membership, str(split_dir))
+
+
+# --- UCF50 ---------------------------------------------------------------------------------------
+
+
+def ucf50_manifest(root: Path) -> pd.DataFrame:
+    """UCF50: 25 leave-one-group-out folds; fold k tests group k (from ``_gXX_`` in the file name)."""
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    videos: dict[str, _Video] = {}
+    for label, cls in enumerate(classes):
+        for path in sorted((root / cls).iterdir()):
+            if path.suffix.lower() not in VIDEO_SUFFIXES:
+                continue
+            group = _group_of(path.name)
+            if not group:
+                raise DatasetError(f"{path}: no group (_gXX_) in the file name; UCF50 folds need it")
+            rel = path.relative_to(root).as_posix()
+            videos[rel] = _Video(rel, label, cls, group)
+    if not videos:
+        raise DatasetError(f"{root}: no UCF50 videos (<Class>/v_<Name>_gXX_cYY.avi) found")
+    groups = sorted({int(v.group) for v in videos.values()})
+    membership = {
+        fold: {rel: ("test" if int(v.group) == fold else "train") for rel, v in videos.items()} for fold in groups
+    }
+    return _table(videos, membership, str(root))
+
+
+# --- THUMOS14 ------------------------------------------------------------------------------------
+
+
+def _thumos_meta(path: Path, variable: str) -> list[tuple[str, str, int | None]]:
+    """(video name, primary action name, primary action index or None) from a THUMOS14 .mat file."""
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(str(path), squeeze_me=True, struct_as_record=False)
+    except (OSError, ValueError, NotImplementedError) as err:
+        raise DatasetError(f"{path}: cannot read MATLAB file ({err})") from err
+    if variable not in mat:
+        raise DatasetError(f"{path}: variable {variable!r} not found (has: {sorted(k for k in mat if not k.startswith('__'))})")
+    entries = []
+    for number, record in enumerate(np.atleast_1d(mat[variable]).ravel(), start=1):
+        name = str(getattr(record, "video_name", "")).strip()
+        if not name:
+            raise DatasetError(f"{path}: entry {number} of {variable} has no video_name")
+        action = getattr(record, "primary_action", "")
+        action = action.strip() if isinstance(action, str) else ""
+        index = getattr(record, "primary_action_index", None)
+        index = int(index) if index is not None and str(index).strip().lstrip("-").isdigit() else None
+        entries.append((name, action, index))
+    return entries
+
+
+def _find(root: Path, names: Iterable[str]) -> Path:
+    """The first of several candidate locations that exists, else an error naming them all."""
+    candidates = [root / n for n in names]
+    for path in candidates:
+        if path.exists():
+            return path
+    raise DatasetError(f"{root}: none of {', '.join(str(c) for c in candidates)} exists")
+
+
+def thumos14_manifest(root: Path) -> pd.DataFrame:
+    """THUMOS14: UCF101 (all videos) + validation videos train, test videos test; one split."""
+    ucf_root = _find(root, ["UCF101", "ucf101", "."])
+    ucf_videos, _, classes = _ucf101_videos(ucf_root)
+    by_lower = {name.lower(): i for i, name in enumerate(classes)}
+    prefix = ucf_root.relative_to(root).as_posix()
+    videos: dict[str, _Video] = {}
+    subset_of: dict[str, str] = {}
+    for rel, video in ucf_videos.items():
+        full = rel if prefix == "." else f"{prefix}/{rel}"
+        videos[full] = _Video(full, video.label, video.class_name, video.group)
+        subset_of[full] = "train"
+    index = _RootIndex(root)
+    dropped = 0
+    for subset, folder, mat_name, variable in (
+        ("train", "validation", "validation_set.mat", "validation_videos"),
+        ("test", "test", "test_set_meta.mat", "test_videos"),
+    ):
+        mat_path = _find(root, [mat_name, f"{folder}/{mat_name}"])
+        video_dir = _find(root, [folder, f"{folder}_mp4"])
+        for number, (name, action, action_index) in enumerate(_thumos_meta(mat_path, variable), start=1):
+            if action_index is not None and action_index > 0:
+                if action_index > len(classes):
+                    raise DatasetError(f"{mat_path}: entry {number} ({name}): primary action index {action_index} > {len(classes)} classes")
+                label = action_index - 1
+            elif action:
+                if action.lower() not in by_lower:
+                    raise DatasetError(f"{mat_path}: entry {number} ({name}): action {action!r} is not a UCF101 class")
+                label = by_lower[action.lower()]
+            else:
+                dropped += 1  # background video: no primary action, not a classification sample
+                continue
+            stem = name if PurePosixPath(name).suffix else f"{name}.mp4"
+            rel = index.resolve(f"{video_dir.relative_to(root).as_posix()}/{stem}", mat_path, number)
+            videos[rel] = _Video(rel, label, classes[label])
+            subset_of[rel] = subset
+    if dropped:
+        log.info("THUMOS14: %d background videos without a primary action left out", dropped)
+    return _table(videos, {1: subset_of}, str(root))
+
+
+BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    "synthetic": ucf101_manifest,
+    "ucf101": ucf101_manifest,
+    "hmdb51": hmdb51_manifest,
+    "ucf50": ucf50_manifest,
+    "thumos14": thumos14_manifest,
+}
+
+
+def build_manifest(format: str, root: str | Path) -> pd.DataFrame:
+    """Build the manifest of the dataset at ``root`` in ``format`` (see :data:`FORMATS`)."""
+    if format not in BUILDERS:
+        raise DatasetError(f"unknown dataset format {format!r}; expected one of {', '.join(FORMATS)}")
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset root not found")
+    table = BUILDERS[format](root)
+    log.info("%s manifest: %d videos, %d classes, %d splits", format, len(table),
+             table["label"].nunique(), len(split_columns(table)))
+    return table
+
+
+def split_columns(table: pd.DataFrame) -> list[str]:
+    """The ``splitN`` columns of a manifest, in numeric order."""
+    return sorted((c for c in table.columns if re.fullmatch(r"split\d+", c)), key=lambda c: int(c[5:]))
+
+
+def check_splits(table: pd.DataFrame, splits: Iterable[int], source: str) -> None:
+    """Raise if a requested split/fold is not in the manifest."""
+    available = [int(c[5:]) for c in split_columns(table)]
+    for split in splits:
+        if split not in available:
+            raise DatasetError(f"{source}: split {split} requested but the dataset has splits {available}")
+
+
+def write_manifest(table: pd.DataFrame, path: str | Path) -> None:
+    """Write the manifest CSV atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read and check a manifest CSV (strings kept as strings: names with ``[ ] ! ( ) &`` survive)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: manifest not found (run `tclsta manifest` first)")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in BASE_COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{path}: not a manifest, missing columns {missing}")
+    table["label"] = table["label"].astype(int)
+    for column in split_columns(table):
+        bad = set(table[column]) - set(SUBSETS)
+        if bad:
+            raise DatasetError(f"{path}: column {column} has values {sorted(bad)}; expected train/test/unused")
+    return table

@@ -1,0 +1,62 @@
+"""Video decoding with OpenCV, with denseflow's resize modes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from tclsta.errors import VideoDecodeError
+
+log = logging.getLogger(__name__)
+
+
+def output_size(width: int, height: int, resize: dict[str, Any]) -> tuple[int, int]:
+    """(width, height) after resizing: ``none``, ``new_short`` (shorter side) or ``fixed``."""
+    mode = resize.get("mode", "none")
+    if mode == "none":
+        return width, height
+    if mode == "fixed":
+        return int(resize["width"]), int(resize["height"])
+    if mode == "new_short":
+        short = int(resize["short"])
+        if width <= height:
+            return short, max(1, round(height * short / width))
+        return max(1, round(width * short / height)), short
+    raise ValueError(f"unknown resize mode {mode!r}")
+
+
+def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_frames: int | None = None) -> np.ndarray:
+    """Decode every frame of a video as RGB uint8 ``[N, H, W, 3]``, resized as asked.
+
+    Raises :class:`VideoDecodeError` naming the file when it cannot be opened or yields no frame.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(f"{path}: video file not found")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise VideoDecodeError(f"{path}: cannot open video (unknown container or codec, or corrupt file)")
+        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        frames: list[np.ndarray] = []
+        size: tuple[int, int] | None = None
+        while max_frames is None or len(frames) < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if size is None:
+                size = output_size(frame.shape[1], frame.shape[0], resize or {})
+            if (frame.shape[1], frame.shape[0]) != size:
+                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+    if not frames:
+        raise VideoDecodeError(f"{path}: no frame could be decoded (corrupt or empty video)")
+    if max_frames is None and declared > 0 and len(frames) < 0.9 * declared:
+        log.warning("%s: decoded %d of %d declared frames (truncated or damaged stream)", path, len(frames), declared)
+    return np.stack(frames)

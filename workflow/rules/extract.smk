@@ -1,0 +1,40 @@
+# Stage: frames and TV-L1 optical flow, sharded (extract.shard_size videos per job).
+
+
+rule extract:
+    input:
+        dataset_inputs,
+        manifest=MANIFEST,
+    output:
+        SHARD_INDEX,
+    params:
+        cfg=cfg_json("extract", "flow"),
+        root=dataset_root(),
+        frames=FRAMES,
+    threads: 2
+    resources:
+        gpu=GPUS if config["flow"]["enabled"] and config["flow"]["backend"] == "torch" else 0,
+    log:
+        f"{LOGS}/extract/shard_{{shard}}.log",
+    conda:
+        GPU_ENV
+    shell:
+        "OMP_NUM_THREADS={threads} tclsta extract --config-json {params.cfg:q} --manifest {input.manifest:q}"
+        " --root {params.root:q} --frames {params.frames:q} --shard {wildcards.shard} --out {output:q} > {log:q} 2>&1"
+
+
+rule frame_index:
+    input:
+        expand(SHARD_INDEX, shard=shard_ids()),
+    output:
+        index=FRAME_INDEX,
+        bad=BAD_VIDEOS,
+    log:
+        f"{LOGS}/frame_index.log",
+    conda:
+        ENV
+    shell:
+        "tclsta frame-index {input:q} --out {output.index:q} --bad {output.bad:q} > {log:q} 2>&1"
+
+
+TARGETS += [FRAME_INDEX]
