@@ -48,12 +48,17 @@ class _RootIndex:
         self.root = root.resolve()
         self._by_lower: dict[str, str] | None = None
 
+    def check_inside(self, listed: str, source: Path, line: int) -> PurePosixPath:
+        """``listed`` as a relative path; raise if it is absolute or climbs out with ``..``."""
+        rel = PurePosixPath(listed.replace("\\", "/"))
+        if rel.is_absolute() or ".." in rel.parts:
+            raise DatasetError(f"{source}:{line}: path {listed!r} would leave the dataset root {self.root}")
+        return rel
+
     def resolve(self, listed: str, source: Path, line: int) -> str:
         """Return ``listed`` as a root-relative POSIX path of an existing file, or raise."""
-        rel = PurePosixPath(listed.replace("\\", "/"))
+        rel = self.check_inside(listed, source, line)
         where = f"{source}:{line}"
-        if rel.is_absolute() or ".." in rel.parts:
-            raise DatasetError(f"{where}: path {listed!r} would leave the dataset root {self.root}")
         candidate = (self.root / rel).resolve()
         if not candidate.is_relative_to(self.root):
             raise DatasetError(f"{where}: path {listed!r} resolves outside the dataset root {self.root}")
@@ -152,7 +157,7 @@ def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, s
             path = list_dir / f"{subset}list{split:02d}.txt"
             for number, line in _lines(path):
                 listed, *rest = line.split()
-                folder = PurePosixPath(listed.replace("\\", "/")).parent.name
+                folder = index.check_inside(listed, path, number).parent.name
                 label = by_lower.get(folder.lower())
                 if label is None:
                     raise DatasetError(f"{path}:{number}: class folder {folder!r} is not in classInd.txt")
