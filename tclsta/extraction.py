@@ -120,6 +120,7 @@ def extract_shard(
     settings = extraction_settings(extract, flow)
     settings_digest = digest(settings)
     records: dict[str, dict[str, Any]] = {}
+    failures: list[VideoDecodeError] = []
 
     def pending() -> Iterator[_Decoded]:
         for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="extract", unit="video"):
@@ -132,7 +133,8 @@ def extract_shard(
                 frames = decode_video(Path(dataset_root) / row.path, extract["resize"], extract["max_frames"])
             except VideoDecodeError as err:
                 if not extract["skip_bad"]:
-                    raise
+                    failures.append(err)  # stop here, but first finish the videos already decoded
+                    return
                 log.warning("skipping bad video: %s", err)
                 records[row.video_id] = _record(row.video_id, 0, 0, "bad", str(err))
                 continue
@@ -147,6 +149,8 @@ def extract_shard(
             records[item.video_id] = _record(item.video_id, meta["n_frames"], meta["n_flow"])
             if flow["enabled"] and meta["n_flow"] == 0:
                 log.warning("%s: only one frame, so no optical flow", item.video_id)
+    if failures:
+        raise failures[0]
     table = pd.DataFrame([records[v] for v in rows["video_id"]], columns=INDEX_COLUMNS)
     with atomic_path(table_out) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
