@@ -1,0 +1,1 @@
+tclsta.post-deploy.sh
