@@ -1,0 +1,1 @@
+"""Static-motion fusion: collaborative learning network training, adaptively weighted learning, baselines."""

@@ -1,0 +1,136 @@
+"""Class scores of the two streams: choosing a stream's prediction, aligning the two caches, score files.
+
+A *score set* holds, for every video of one split, its label, its role (``train``,
+``holdout`` or ``test``) and one softmax score matrix per stream. It is what the CLN
+writes (``{OUT}/cln/split{s}/scores.h5``) and what AWL, the baselines and the
+evaluation read; :func:`stream_score_set` builds the same thing from two feature caches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from tclsta.atomic import atomic_path
+from tclsta.errors import DatasetError
+from tclsta.features.cache import FeatureCache
+
+STREAMS = ("static", "motion")
+_STR = h5py.string_dtype("utf-8")
+
+
+def prediction_head(attention: str) -> str:
+    """The cache head that is a stream's video-level prediction for an attention mode.
+
+    With temporal attention (``temporal``, ``both``) the LSTM head classifies the
+    temporally attended video; otherwise the connection network's head (on the
+    spatially weighted pooling with ``spatial``, plain average pooling with ``none``),
+    averaged over frames, is the prediction. The CAM head only drives spatial attention.
+    """
+    return "temporal" if attention in ("temporal", "both") else "frame"
+
+
+def stream_probabilities(cache: FeatureCache, path: str | Path = "") -> np.ndarray:
+    """Video-level class probabilities ``[V, C]`` of one stream cache (see :func:`prediction_head`)."""
+    attention = str(cache.attrs.get("attention", "none"))
+    head = prediction_head(attention)
+    if head not in cache.scores:
+        raise DatasetError(f"{path}: feature cache (attention={attention}) has no scores/{head}; "
+                           f"heads present: {sorted(cache.scores)}")
+    return np.asarray(cache.scores[head], dtype=np.float64)
+
+
+def video_features(cache: FeatureCache) -> np.ndarray:
+    """Video-level features ``[V, D]``: frames pooled with the cache's temporal weights (β summed, Eq. 6).
+
+    Without temporal attention the weights are uniform and this is the mean over frames.
+    """
+    out = np.empty((len(cache), cache.features.shape[1]), dtype=np.float64)
+    for v in range(len(cache)):
+        rows = cache.rows(v)
+        weights = cache.temporal_weights[rows].astype(np.float64)
+        out[v] = weights @ cache.features[rows].astype(np.float64) / weights.sum()
+    return out
+
+
+def paired_order(static: FeatureCache, motion: FeatureCache, static_path: str | Path = "",
+                 motion_path: str | Path = "") -> np.ndarray:
+    """Index into ``motion`` of each video of ``static``; raises if the two caches hold different videos."""
+    where = {vid: i for i, vid in enumerate(motion.video_ids)}
+    missing = [vid for vid in static.video_ids if vid not in where]
+    if missing or len(static) != len(motion):
+        raise DatasetError(f"{static_path} and {motion_path}: the two feature caches hold different videos "
+                           f"(e.g. {missing[:3] or 'extra videos in the motion cache'})")
+    order = np.array([where[vid] for vid in static.video_ids], dtype=np.int64)
+    if np.any(static.labels != motion.labels[order]) or static.class_names != motion.class_names:
+        raise DatasetError(f"{static_path} and {motion_path}: labels or class names differ between the caches")
+    if [static.splits[i] for i in range(len(static))] != [motion.splits[i] for i in order]:
+        raise DatasetError(f"{static_path} and {motion_path}: train/test membership differs between the caches")
+    return order
+
+
+@dataclass
+class ScoreSet:
+    """Per-stream softmax scores of every video of one split."""
+
+    video_ids: list[str]
+    labels: np.ndarray
+    roles: list[str]
+    scores: dict[str, np.ndarray]  # "static", "motion" -> [V, C]
+    class_names: list[str]
+
+    def subset(self, role: str) -> np.ndarray:
+        """Indices of the videos with this role (``train`` / ``holdout`` / ``test``)."""
+        return np.array([i for i, r in enumerate(self.roles) if r == role], dtype=np.int64)
+
+    def stacked(self, index: np.ndarray | None = None) -> np.ndarray:
+        """Scores as ``[V, 2, C]`` (static, motion), the S_i of Eq. 11–14."""
+        stack = np.stack([self.scores[s] for s in STREAMS], axis=1)
+        return stack if index is None else stack[index]
+
+
+def stream_score_set(static: FeatureCache, motion: FeatureCache, static_path: str | Path = "",
+                     motion_path: str | Path = "") -> ScoreSet:
+    """The stream-level (no CLN) score set of two feature caches."""
+    order = paired_order(static, motion, static_path, motion_path)
+    return ScoreSet(
+        video_ids=list(static.video_ids),
+        labels=np.asarray(static.labels),
+        roles=list(static.splits),
+        scores={"static": stream_probabilities(static, static_path),
+                "motion": stream_probabilities(motion, motion_path)[order]},
+        class_names=list(static.class_names),
+    )
+
+
+def write_score_set(path: str | Path, scores: ScoreSet) -> None:
+    """Write a score set as HDF5, atomically."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("video_ids", data=np.array(scores.video_ids, dtype=object), dtype=_STR)
+        h5.create_dataset("roles", data=np.array(scores.roles, dtype=object), dtype=_STR)
+        h5["labels"] = np.asarray(scores.labels, dtype=np.int64)
+        for stream in STREAMS:
+            h5[f"scores/{stream}"] = np.asarray(scores.scores[stream], dtype=np.float32)
+        h5.attrs["class_names"] = json.dumps(scores.class_names)
+
+
+def read_score_set(path: str | Path) -> ScoreSet:
+    """Read a score set written by :func:`write_score_set`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: score file not found (run train-cln first)")
+    try:
+        with h5py.File(path, "r") as h5:
+            return ScoreSet(
+                video_ids=[s.decode() if isinstance(s, bytes) else s for s in h5["video_ids"][()]],
+                labels=h5["labels"][()],
+                roles=[s.decode() if isinstance(s, bytes) else s for s in h5["roles"][()]],
+                scores={s: h5[f"scores/{s}"][()].astype(np.float64) for s in STREAMS},
+                class_names=json.loads(h5.attrs["class_names"]),
+            )
+    except (OSError, KeyError) as err:
+        raise DatasetError(f"{path}: not a complete tclsta score file ({err})") from err

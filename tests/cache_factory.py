@@ -1,0 +1,60 @@
+"""Small real HDF5 feature caches for the fusion, evaluation and report tests.
+
+Four classes. The static (RGB) stream confuses classes {0, 1} and {2, 3}, the motion
+(flow) stream confuses {1, 2} and {3, 0}: each stream alone is right about half the time,
+the two together identify every class. Features are a group prototype plus noise; the
+stored class probabilities come from the similarity of the video feature to the prototypes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tclsta.features.cache import FeatureCache, write_feature_cache
+
+CLASS_NAMES = ["ApplyEyeMakeup", "Archery", "BabyCrawling", "Basketball"]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def make_pair(folder: Path, *, attention: str = "both", train_per_class: int = 8, test_per_class: int = 4,
+              frames: int = 6, dim: int = 16, seed: int = 0, map_size: int = 3) -> tuple[Path, Path]:
+    """Write ``rgb_<attention>.h5`` and ``flow_<attention>.h5`` into ``folder``; return their paths."""
+    rng = np.random.default_rng(seed)
+    c = len(CLASS_NAMES)
+    prototypes = rng.normal(size=(c, dim)) * 2.0
+    labels = np.repeat(np.arange(c), train_per_class + test_per_class)
+    splits = (["train"] * train_per_class + ["test"] * test_per_class) * c
+    video_ids = [f"v_{CLASS_NAMES[y]}_g{i:02d}_c01" for i, y in enumerate(labels)]
+    paths = []
+    groups = {"rgb": np.arange(c) // 2, "flow": ((np.arange(c) + 1) % c) // 2}
+    for stream in ("rgb", "flow"):
+        features, weights, indices, maps = [], [], [], []
+        for y in labels:
+            f = prototypes[groups[stream][y]] + rng.normal(size=(frames, dim))
+            features.append(np.maximum(f, 0).astype(np.float32))
+            w = rng.random(frames) + 0.5 if attention in ("temporal", "both") else np.ones(frames)
+            weights.append((w / w.sum()).astype(np.float32))
+            indices.append(np.linspace(1, 30, frames).astype(np.int32))
+            m = rng.random((frames, map_size, map_size))
+            maps.append((m / m.sum(axis=(1, 2), keepdims=True) * map_size**2).astype(np.float16))
+        video_level = np.stack([f.mean(axis=0) for f in features])
+        class_prototypes = np.maximum(prototypes[groups[stream]], 0)
+        distance = ((video_level[:, None, :] - class_prototypes[None]) ** 2).sum(axis=2)
+        probabilities = _softmax(-distance / dim + rng.normal(scale=0.3, size=distance.shape))
+        cache = FeatureCache.from_videos(
+            video_ids, labels, splits, features, indices, weights,
+            scores={"frame": probabilities, "spatial": probabilities, "temporal": probabilities},
+            class_names=CLASS_NAMES,
+            attrs={"stream": stream, "attention": attention, "split": 1, "config": {"seed": seed}},
+            spatial_maps=maps if attention in ("spatial", "both") else None,
+        )
+        path = folder / f"{stream}_{attention}.h5"
+        write_feature_cache(path, cache, dtype="float32")
+        paths.append(path)
+    return paths[0], paths[1]
