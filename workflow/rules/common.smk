@@ -7,7 +7,7 @@ from pathlib import Path
 # The repository's package is importable even when tclsta is not pip-installed.
 sys.path.insert(0, str(Path(workflow.basedir).parent))
 # envs/tclsta.post-deploy.sh pip-installs this checkout into each conda env (--sdm conda).
-os.environ["TCLSTA_REPO"] = str(Path(workflow.basedir).parent)
+os.environ.update(TCLSTA_REPO=str(Path(workflow.basedir).parent))
 
 from tclsta.config import validate as _validate_config
 from tclsta.errors import ConfigError
