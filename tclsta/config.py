@@ -44,12 +44,35 @@ def _extend_with_defaults(validator_class: type) -> type:
 _DefaultingValidator = _extend_with_defaults(jsonschema.Draft7Validator)
 
 
+def _coerce_strings(value: Any, subschema: dict[str, Any]) -> Any:
+    """Parse strings (as YAML) where the schema expects no string.
+
+    ``snakemake --config 'stream={lr: 0.01}'`` hands every scalar over as a string.
+    """
+    if isinstance(value, dict):
+        properties = subschema.get("properties", {})
+        return {k: _coerce_strings(v, properties.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce_strings(v, subschema.get("items", {})) for v in value]
+    if not isinstance(value, str):
+        return value
+    strings = [t for t in subschema.get("oneOf", [subschema]) if "string" in t.get("type", [])]
+    if strings and not any("enum" in t and value not in t["enum"] for t in strings):
+        return value
+    if strings or subschema.get("type"):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
 def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Return a validated copy of ``config`` with every default filled in.
 
     Raises :class:`ConfigError` naming the key, the bad value and what was expected.
     """
-    filled = copy.deepcopy(config) if config else {}
+    filled = _coerce_strings(copy.deepcopy(config) if config else {}, schema())
     errors = sorted(_DefaultingValidator(schema()).iter_errors(filled), key=lambda e: list(e.path))
     if errors:
         lines = []

@@ -66,8 +66,12 @@ def video_count():
         syn = config["synthetic"]
         return syn["num_classes"] * (syn["train_per_class"] + syn["test_per_class"])
     from tclsta.data.manifest import build_manifest
+    from tclsta.errors import TclstaError
 
-    return len(build_manifest(config["dataset"]["format"], dataset_root()))
+    try:
+        return len(build_manifest(config["dataset"]["format"], dataset_root()))
+    except TclstaError as err:
+        raise WorkflowError(f"cannot read the dataset's split files: {err}") from None
 
 
 def shard_ids():
