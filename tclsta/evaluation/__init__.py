@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the metrics table of the paper's ablations, and the report."""
