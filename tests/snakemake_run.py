@@ -1,0 +1,107 @@
+"""Run the real workflow (workflow/Snakefile) on a tiny synthetic config in a temporary folder.
+
+Shared by the workflow-level tests (test_envs, test_rerun, test_faults, test_slurm) and
+benchmarks/dag.py. Every run gets its own working directory holding `config.yaml` (the Snakefile's
+`configfile:` is resolved there) and `.snakemake/`, so runs never touch the checkout.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+# The smallest run that still exercises every stage: 4 classes x 3 videos, a few frames,
+# a ResNet-18 of width 4, 3 optimiser steps per stream.
+TINY = {
+    "output_dir": "out",
+    "device": "cpu",
+    "dataset": {"format": "synthetic", "splits": [1]},
+    "synthetic": {"num_classes": 4, "train_per_class": 2, "test_per_class": 1,
+                  "frames": 8, "height": 32, "width": 40},
+    "extract": {"shard_size": 6, "skip_bad": True},
+    "flow": {"backend": "torch", "device": "cpu", "batch_pairs": 16,
+             "tvl1": {"nscales": 1, "warps": 1, "outer_iterations": 1, "inner_iterations": 3}},
+    "model": {"depth": 18, "base_width": 4, "flow_stack": 2, "cam_channels": 8, "lstm_hidden": 8},
+    "stream": {"streams": ["rgb", "flow"], "attentions": ["both"], "segments": 2, "crop_size": 16,
+               "batch_size": 2, "iterations": {"rgb": 3, "flow": 3}, "validate_every": 3,
+               "checkpoint_every": 1, "num_workers": 0},
+    "features": {"frames": 3, "batch_size": 8},
+    "cln": {"attention": "both", "rounds": 1, "epochs": 2, "batch_size": 4},
+    "report": {"attention_videos": 1},
+}
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Deep-merge `overrides` into a copy of `base`."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def write_config(workdir: Path, overrides: dict | None = None) -> Path:
+    """Write TINY (+ overrides) as `<workdir>/config.yaml`, the file the Snakefile loads."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(merge(TINY, overrides or {}), sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = True,
+              profile: str = "none", env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `snakemake` on the real Snakefile in `workdir`; SIGINT (not SIGTERM) on timeout.
+
+    `profile` is the workflow profile: "none" (plain command line), or a folder under workflow/profiles.
+    """
+    prof = "none" if profile == "none" else str(REPO / "workflow" / "profiles" / profile)
+    cmd = [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "--workflow-profile", prof, *args]
+    run_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=run_env)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(2)  # SIGINT: Snakemake cancels its jobs; SIGTERM would wait for them
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        raise AssertionError(f"snakemake {' '.join(args)} timed out after {timeout} s:\n{out[-6000:]}")
+    result = subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{out[-6000:]}")
+    return result
+
+
+_JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+_REASON = re.compile(r"^\s+reason: (.*)$")
+
+
+def planned_jobs(workdir: Path, *args: str, profile: str = "none") -> tuple[Counter, dict[str, set[str]]]:
+    """Jobs a dry run would execute: ({rule: count}, {rule: reasons}). `all` is left out."""
+    out = snakemake(workdir, "-n", *args, profile=profile).stdout
+    counts: Counter = Counter()
+    reasons: dict[str, set[str]] = {}
+    rule = None
+    for line in out.splitlines():
+        if m := _JOB.match(line):
+            rule = m.group(1)
+            if rule != "all":
+                counts[rule] += 1
+        elif (m := _REASON.match(line)) and rule and rule != "all":
+            reasons.setdefault(rule, set()).add(m.group(1))
+    return counts, reasons
