@@ -1,0 +1,1 @@
+"""Training of the TCLSTA attention streams (tclsta train-stream)."""

@@ -1,0 +1,54 @@
+"""Device choice, mixed precision and batched inference shared by training and the feature dump."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader
+
+from tclsta.errors import ConfigError
+from tclsta.models.stream import AttentionStream, StreamOutput
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a config error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; a no-op on CPU (float32)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def prepare(model: AttentionStream, device: torch.device) -> AttentionStream:
+    """Move ``model`` to ``device`` (channels_last memory format on CUDA)."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+@torch.no_grad()
+def infer(model: AttentionStream, loader: DataLoader, device: torch.device
+          ) -> Iterator[tuple[StreamOutput, torch.Tensor, torch.Tensor]]:
+    """Evaluation-mode outputs for each batch of ``loader``: (output, labels, positions)."""
+    model.eval()
+    for clips, labels, positions in loader:
+        with autocast(device):
+            output = model(clips.to(device, non_blocking=True))
+        yield output, labels, positions
+
+
+def accuracy(model: AttentionStream, loader: DataLoader, device: torch.device) -> float:
+    """Video accuracy of the stream's prediction (mean of its heads' probabilities) over ``loader``."""
+    correct = total = 0
+    for output, labels, _ in infer(model, loader, device):
+        correct += int((output.prediction().argmax(dim=1).cpu() == labels).sum())
+        total += len(labels)
+    return correct / max(total, 1)

@@ -1,0 +1,165 @@
+"""Training loop of one attention stream (paper Section IV-B1).
+
+SGD with momentum and weight decay; the learning rate drops ×0.1 when the accuracy on a
+held-out part of the training videos stops improving for ``stream.lr_patience``
+validations; the three heads' cross-entropies are summed with ``stream.loss_weights``.
+Every batch is a pure function of (seed, iteration) (see
+:class:`tclsta.data.frames_dataset.TrainBatches`), so with the state in the resume file a
+restarted job continues exactly the run it replaces.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from tclsta.config import digest
+from tclsta.data.frames_dataset import FramesDataset, TrainBatches, class_names, records, split_videos
+from tclsta.errors import DatasetError
+from tclsta.models.stream import build_stream, stream_loss
+from tclsta.training.checkpoint import load_resume, resume_path, save_final, save_resume
+from tclsta.training.runtime import accuracy, autocast, prepare, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    """Where one stream's training reads from and writes to."""
+
+    split: int
+    stream: str
+    attention: str
+    manifest: Path
+    frames_index: Path
+    frames_root: Path
+    output: Path
+
+
+def holdout(videos: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split training videos into (fit, validation), whole ``group``s at a time so clips of one group never straddle.
+
+    Groups are drawn in a seeded random order until ``fraction`` of the videos are held
+    out; ``fraction`` 0 gives an empty validation set.
+    """
+    if fraction <= 0:
+        return videos, videos.iloc[:0]
+    groups = videos["group"].astype(str).to_numpy()
+    unique = np.unique(groups)
+    if len(unique) < 2:
+        unique, groups = videos["video_id"].to_numpy(), videos["video_id"].to_numpy()
+    order = np.random.default_rng(seed).permutation(unique)
+    counts = pd.Series(groups).value_counts()
+    chosen, held = [], 0
+    for group in order:
+        if held >= fraction * len(videos):
+            break
+        chosen.append(group)
+        held += int(counts[group])
+    mask = np.isin(groups, chosen)
+    if mask.all():
+        raise DatasetError(f"stream.holdout_fraction={fraction} leaves no training videos")
+    return videos[~mask], videos[mask]
+
+
+def fingerprint(config: dict[str, Any], job: StreamJob) -> str:
+    """What a resume file must have been made with to be continued."""
+    return digest({k: config[k] for k in ("seed", "model", "stream")} | {
+        "split": job.split, "stream_name": job.stream, "attention": job.attention})
+
+
+def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None = None) -> Path | None:
+    """Train one stream, resuming from its resume file if present; returns the final checkpoint path.
+
+    ``stop_after``: stop after that iteration's checkpoint without finishing (a preempted
+    or time-sliced job); returns None then.
+    """
+    scfg, mcfg, seed = config["stream"], config["model"], config["seed"]
+    device = resolve_device(config["device"])
+    names = class_names(job.manifest)
+    videos = split_videos(job.manifest, job.frames_index, job.split)
+    fit, val = holdout(videos[videos["subset"] == "train"], scfg["holdout_fraction"], seed)
+    log.info("split %d %s/%s: %d training videos, %d held out for validation, %d classes, device %s",
+             job.split, job.stream, job.attention, len(fit), len(val), len(names), device)
+
+    torch.manual_seed(seed)
+    model = prepare(build_stream(mcfg, job.stream, job.attention, len(names)), device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=scfg["lr"], momentum=scfg["momentum"],
+                                weight_decay=scfg["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.1,
+                                                           patience=scfg["lr_patience"])
+    total = scfg["iterations"][job.stream]
+    resume, key = resume_path(job.output), fingerprint(config, job)
+    start, history, loss_avg, acc_avg = 0, [], None, None
+    state = load_resume(resume, key)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        start, history = state["iteration"], state["history"]
+        loss_avg, acc_avg = state["running"]
+        log.info("%s: resuming at iteration %d of %d", resume, start, total)
+
+    common = dict(stream=job.stream, crop_size=scfg["crop_size"], flow_stack=mcfg["flow_stack"])
+    train_set = FramesDataset(job.frames_root, records(fit), segments=scfg["segments"], scales=scfg["scales"],
+                              train=True, **common)
+    val_loader = DataLoader(FramesDataset(job.frames_root, records(val), segments=scfg["segments"], **common),
+                            batch_size=scfg["batch_size"], num_workers=scfg["num_workers"])
+    loader = DataLoader(train_set, batch_sampler=TrainBatches(len(train_set), scfg["batch_size"], seed, start, total),
+                        num_workers=scfg["num_workers"], pin_memory=device.type == "cuda")
+
+    def snapshot(iteration: int) -> None:
+        save_resume(resume, {
+            "fingerprint": key, "iteration": iteration, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(), "history": history, "running": [loss_avg, acc_avg],
+        })
+
+    model.train()
+    progress = tqdm(loader, initial=start, total=total, desc=f"{job.stream}/{job.attention}", mininterval=2.0)
+    for iteration, (clips, labels, _) in enumerate(progress, start=start + 1):
+        clips, labels = clips.to(device, non_blocking=True), labels.to(device)
+        with autocast(device):
+            output = model(clips)
+            loss = stream_loss(output, labels, scfg["loss_weights"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        batch_acc = float((output.prediction().argmax(1) == labels).float().mean())
+        loss_value = float(loss.detach())
+        loss_avg = loss_value if loss_avg is None else 0.9 * loss_avg + 0.1 * loss_value
+        acc_avg = batch_acc if acc_avg is None else 0.9 * acc_avg + 0.1 * batch_acc
+        progress.set_postfix(loss=f"{loss_avg:.3f}", acc=f"{acc_avg:.2f}", lr=f"{optimizer.param_groups[0]['lr']:.0e}")
+        if len(val) and (iteration % scfg["validate_every"] == 0 or iteration == total):
+            val_acc = accuracy(model, val_loader, device)
+            scheduler.step(val_acc)
+            history.append({"iteration": iteration, "loss": loss_avg, "train_acc": acc_avg, "val_acc": val_acc,
+                            "lr": optimizer.param_groups[0]["lr"]})
+            log.info("iteration %d: loss %.3f, train acc %.3f, validation acc %.3f, lr %.0e",
+                     iteration, loss_avg, acc_avg, val_acc, optimizer.param_groups[0]["lr"])
+            model.train()
+        if iteration % scfg["checkpoint_every"] == 0 or iteration == total:
+            snapshot(iteration)
+        if stop_after is not None and iteration >= stop_after:
+            log.info("stopping after iteration %d (resume file %s)", iteration, resume)
+            return None
+    progress.close()
+
+    meta = {
+        "split": job.split, "stream": job.stream, "attention": job.attention, "class_names": names,
+        "model": mcfg, "stream_config": scfg, "seed": seed, "iterations": total, "history": history,
+        "fingerprint": key,
+    }
+    save_final(job.output, model, meta)
+    resume.unlink(missing_ok=True)
+    log.info("wrote %s", job.output)
+    return job.output
