@@ -1,0 +1,364 @@
+"""The synthetic miniature: real ``.avi`` videos + split files in the UCF101 layout.
+
+Design (a fair miniature in which the paper's claims can be *tested*)
+--------------------------------------------------------------------
+* **Classes = appearance × motion.** Each video has one *actor*: a plus-shaped cross that
+  spins in place, clockwise or counter-clockwise (as seen on screen), painted in one of
+  ``num_classes / 2`` actor colours. Class ``<Colour><Motion>``, e.g. ``RedClockwise``.
+* **Appearance is invisible to flow.** All object colours (actors and distractors) have the
+  same BT.601 luma (the grey value that ``cv2.cvtColor(..., COLOR_BGR2GRAY)`` and JPEG's Y
+  channel compute), and every actor has the same shape, size and speed distribution. Two
+  videos that differ only in the actor colour have the same grey frames (±1 level of rounding),
+  so any optical flow computed from grey frames is the same: flow can tell the motion, never
+  the colour.
+* **Motion is invisible in one frame.** A frame depends only on the objects' current state
+  (no blur, no trails); the cross's start angle is uniform over its 90° symmetry period and
+  its speed is drawn the same way for both directions, so a single frame of a clockwise video
+  has the same distribution as one of a counter-clockwise video. (Two frames of one video
+  8+ frames apart carry only a weak cue: angle steps of 77–153° alias modulo the 90°
+  symmetry, and a frame CNN whose per-frame scores are averaged or attention-pooled cannot
+  compare angles across frames.) Spinning shows in flow as a vortex: curl
+  ``dv/dx − du/dy`` > 0 for clockwise, < 0 for counter-clockwise (image axes, y down).
+* **Clutter for spatial attention.** A static textured, coloured background (smooth colour
+  blobs + fine grain, luma ≈ 40–110) and 2–4 distractors (discs, squares, triangles) of random
+  hue — possibly an actor colour — at the actor's luma; they are static or drift at 1–3
+  px/frame, bouncing off the borders, and never spin. The actor covers ≈ 4 % of a 64×80 frame.
+* **A temporal sub-window for temporal attention.** The actor exists only during a random
+  window of ``action_fraction`` of the clip (default 35 %, 11 of 32 frames); outside it the
+  frames hold only background and distractors, which carry no class information.
+* **Moderate motion.** Cross arm tips move 1.5–3 px/frame; distractors 1–3 px/frame; plus
+  per-frame luma noise (σ = 2). Everything is random per video (positions, angle, speed,
+  window, background, distractor count/shape/colour/motion), seeded by (seed, class, group, clip).
+
+Levels: chance = 1 / num_classes (1/6 = 16.7 % by default). A perfect appearance-only model
+(RGB frames) knows the colour but not the spin direction: ceiling 1/2 = 50 %. A perfect
+motion-only model (flow) knows the direction but not the colour: ceiling 2 / num_classes
+(1/3 = 33.3 %). Both streams together can reach 100 %.
+
+Layout (UCF101's): ``<Class>/v_<Class>_gXX_cYY.avi`` (MJPG), ``ucfTrainTestlist/classInd.txt``,
+``trainlist0N.txt`` (path + 1-based label), ``testlist0N.txt`` (path) for splits N = 1, 2, 3.
+Train and test videos come from disjoint groups: split 1 trains on the first groups and tests
+on the last ``test_per_class / clips_per_group`` groups; splits 2 and 3 rotate the test groups.
+A ``synthetic.json`` written last records the settings; the whole folder is written under a
+temporary name and renamed, so a killed run never looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from tclsta.atomic import atomic_directory
+from tclsta.errors import ConfigError, DatasetError, TclstaError
+
+log = logging.getLogger(__name__)
+
+MARKER = "synthetic.json"
+SPLITS = (1, 2, 3)
+MOTIONS = ("Clockwise", "Counterclockwise")  # spin +1, −1
+HUE_NAMES = ("Red", "Orange", "Yellow", "Chartreuse", "Green", "Spring",
+             "Cyan", "Azure", "Blue", "Violet", "Magenta", "Rose")  # every 30° of HSV hue
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # BT.601, as cv2 grey and JPEG Y
+OBJECT_LUMA = 150.0
+OBJECT_CHROMA = 0.4  # fraction of the fully saturated hue's deviation from its own grey
+NOISE_SIGMA = 2.0
+FIXED_POINT = 4  # cv2 drawing with 1/16 px precision
+DISTRACTOR_SHAPES = ("disc", "square", "triangle")
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One class: an actor colour (HSV hue in degrees) and a spin direction (+1 clockwise)."""
+
+    name: str
+    hue: float
+    spin: int
+
+
+@dataclass(frozen=True)
+class Distractor:
+    """A non-spinning object: static or drifting with constant velocity, bouncing at the borders."""
+
+    shape: str
+    colour: tuple[float, float, float]
+    radius: float
+    start: tuple[float, float]
+    velocity: tuple[float, float]
+    angle: float
+
+
+@dataclass(frozen=True)
+class VideoParams:
+    """Everything random about one video; :func:`render` turns it into frames."""
+
+    height: int
+    width: int
+    frames: int
+    colour: tuple[float, float, float]
+    spin: int
+    omega: float
+    angle0: float
+    centre: tuple[float, float]
+    arm: float
+    window: tuple[int, int]
+    distractors: tuple[Distractor, ...]
+    scene_seed: int
+
+
+def equal_luma_colour(hue: float) -> np.ndarray:
+    """RGB colour (float) of HSV ``hue`` (degrees) whose BT.601 luma is exactly ``OBJECT_LUMA``.
+
+    The fully saturated hue is moved toward its own grey (which keeps the hue) and then
+    shifted to the common luma, so colours differ only in chroma, never in grey value.
+    """
+    saturated = np.array(cv2.cvtColor(np.uint8([[[hue / 2, 255, 255]]]), cv2.COLOR_HSV2RGB)[0, 0], float)
+    grey = float(LUMA_WEIGHTS @ saturated)
+    return OBJECT_LUMA + OBJECT_CHROMA * (saturated - grey)
+
+
+def class_specs(num_classes: int) -> list[ClassSpec]:
+    """The classes: ``num_classes / 2`` actor hues spread over the colour circle × 2 spins."""
+    if num_classes % 2 or not 4 <= num_classes <= 12:
+        raise ConfigError(f"synthetic.num_classes: {num_classes} is not an even number in 4..12 "
+                          "(classes are colour × spin direction)")
+    appearances = num_classes // 2
+    steps = [round(12 * i / appearances) % 12 for i in range(appearances)]
+    return [ClassSpec(f"{HUE_NAMES[step]}{motion}", 30.0 * step, spin)
+            for step in steps for motion, spin in zip(MOTIONS, (1, -1))]
+
+
+def groups_layout(settings: dict[str, Any]) -> tuple[int, int, int]:
+    """(clips per group, number of groups, test groups per split) from the settings."""
+    clips = settings["clips_per_group"]
+    for key in ("train_per_class", "test_per_class"):
+        if settings[key] % clips:
+            raise ConfigError(f"synthetic.{key}: {settings[key]} is not a multiple of "
+                              f"synthetic.clips_per_group ({clips})")
+    return clips, (settings["train_per_class"] + settings["test_per_class"]) // clips, \
+        settings["test_per_class"] // clips
+
+
+def held_out_groups(num_groups: int, num_test: int, split: int) -> list[int]:
+    """1-based test groups of ``split``: the last ``num_test`` groups, rotated back per split."""
+    first = num_groups - split * num_test
+    return sorted((first + i) % num_groups + 1 for i in range(num_test))
+
+
+def video_path(class_name: str, group: int, clip: int) -> str:
+    """Path of one video relative to the dataset root, as in UCF101."""
+    return f"{class_name}/v_{class_name}_g{group:02d}_c{clip:02d}.avi"
+
+
+def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, Any]) -> VideoParams:
+    """Draw the random parameters of one video of class ``spec``."""
+    height, width, frames = settings["height"], settings["width"], settings["frames"]
+    arm = 0.14 * min(height, width)
+    length = min(frames, max(2, round(settings["action_fraction"] * frames)))
+    start = int(rng.integers(0, frames - length + 1))
+    margin = arm + 1.0
+    centre = (float(rng.uniform(margin, width - margin)), float(rng.uniform(margin, height - margin)))
+    omega = float(rng.uniform(1.5, 3.0)) / arm  # arm-tip speed 1.5–3 px/frame
+    angle0 = float(rng.uniform(0.0, math.pi / 2))
+    low, high = settings["distractors"]
+    distractors = tuple(_sample_distractor(rng, arm, height, width)
+                        for _ in range(int(rng.integers(low, high + 1))))
+    return VideoParams(height=height, width=width, frames=frames,
+                       colour=tuple(equal_luma_colour(spec.hue).tolist()), spin=spec.spin,
+                       omega=omega, angle0=angle0, centre=centre, arm=arm,
+                       window=(start, start + length), distractors=distractors,
+                       scene_seed=int(rng.integers(0, 2**63)))
+
+
+def _sample_distractor(rng: np.random.Generator, arm: float, height: int, width: int) -> Distractor:
+    radius = float(rng.uniform(0.55, 0.85)) * arm
+    speed = 0.0 if rng.random() < 1 / 3 else float(rng.uniform(1.0, 3.0))
+    heading = float(rng.uniform(0.0, 2 * math.pi))
+    return Distractor(
+        shape=DISTRACTOR_SHAPES[int(rng.integers(len(DISTRACTOR_SHAPES)))],
+        colour=tuple(equal_luma_colour(float(rng.uniform(0.0, 360.0))).tolist()),
+        radius=radius,
+        start=(float(rng.uniform(radius, width - radius)), float(rng.uniform(radius, height - radius))),
+        velocity=(speed * math.cos(heading), speed * math.sin(heading)),
+        angle=float(rng.uniform(0.0, 2 * math.pi)),
+    )
+
+
+def _bounce(position: float, low: float, high: float) -> float:
+    """Fold a free position into [low, high] as a ball bouncing between two walls."""
+    span = high - low
+    folded = (position - low) % (2 * span)
+    return low + (folded if folded <= span else 2 * span - folded)
+
+
+def _polygon(points: np.ndarray, angle: float, centre: tuple[float, float]) -> np.ndarray:
+    """Rotate ``points`` (x, y) by ``angle`` (clockwise on screen, y down), move to ``centre``."""
+    c, s = math.cos(angle), math.sin(angle)
+    rotated = points @ np.array([[c, s], [-s, c]]) + np.asarray(centre)
+    return np.round(rotated * (1 << FIXED_POINT)).astype(np.int32)
+
+
+def _cross_points(arm: float) -> np.ndarray:
+    a, b = arm, 0.25 * arm
+    return np.array([(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b),
+                     (b, a), (-b, a), (-b, b), (-a, b), (-a, -b), (-b, -b)])
+
+
+def _shape_points(shape: str, radius: float) -> np.ndarray:
+    corners = 4 if shape == "square" else 3
+    turns = np.arange(corners) * 2 * math.pi / corners
+    return radius * np.stack([np.cos(turns), np.sin(turns)], axis=1)
+
+
+def _polygon_mask(size: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    """Anti-aliased uint8 mask of a fixed-point polygon."""
+    mask = np.zeros(size, np.uint8)
+    return cv2.fillPoly(mask, [polygon], 255, cv2.LINE_AA, FIXED_POINT)
+
+
+def _disc_mask(size: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    """Anti-aliased uint8 mask of a disc."""
+    mask = np.zeros(size, np.uint8)
+    scale = 1 << FIXED_POINT
+    return cv2.circle(mask, (round(centre[0] * scale), round(centre[1] * scale)), round(radius * scale),
+                      255, -1, cv2.LINE_AA, FIXED_POINT)
+
+
+def _blend(frame: np.ndarray, colour: tuple[float, float, float], mask: np.ndarray) -> None:
+    """Paint ``colour`` into ``frame`` (float RGB, in place) with ``mask`` as opacity."""
+    alpha = mask.astype(np.float32)[..., None] / 255.0
+    frame += alpha * (np.asarray(colour, np.float32) - frame)
+
+
+def _background(params: VideoParams, rng: np.random.Generator) -> np.ndarray:
+    """Static textured background: smooth colour blobs plus fine grain (float RGB)."""
+    h, w = params.height, params.width
+    coarse = rng.standard_normal((max(2, h // 8), max(2, w // 8), 3)).astype(np.float32)
+    smooth = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    smooth /= smooth.std(axis=(0, 1), keepdims=True) + 1e-6
+    luma = 75.0 + 12.0 * smooth[..., 0] + 6.0 * rng.standard_normal((h, w)).astype(np.float32)
+    cb, cr = 22.0 * smooth[..., 1], 22.0 * smooth[..., 2]
+    rgb = np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], axis=-1)
+    return np.clip(rgb, 0.0, 255.0)
+
+
+def actor_angle(params: VideoParams, t: int) -> float:
+    """The actor's angle at frame ``t`` (radians; increasing = clockwise on screen)."""
+    return params.angle0 + params.spin * params.omega * t
+
+
+def render(params: VideoParams) -> np.ndarray:
+    """The frames of one video, ``[T, H, W, 3]`` uint8 RGB, fully determined by ``params``."""
+    rng = np.random.default_rng(params.scene_seed)
+    background = _background(params, rng)
+    noise = NOISE_SIGMA * rng.standard_normal((params.frames, params.height, params.width)).astype(np.float32)
+    cross = _cross_points(params.arm)
+    frames = np.empty((params.frames, params.height, params.width, 3), np.uint8)
+    size = (params.height, params.width)
+    for t in range(params.frames):
+        frame = background.copy()
+        for d in params.distractors:
+            x = _bounce(d.start[0] + d.velocity[0] * t, d.radius, params.width - d.radius)
+            y = _bounce(d.start[1] + d.velocity[1] * t, d.radius, params.height - d.radius)
+            if d.shape == "disc":
+                mask = _disc_mask(size, (x, y), d.radius)
+            else:
+                mask = _polygon_mask(size, _polygon(_shape_points(d.shape, d.radius), d.angle, (x, y)))
+            _blend(frame, d.colour, mask)
+        if params.window[0] <= t < params.window[1]:
+            _blend(frame, params.colour, _polygon_mask(size, _polygon(cross, actor_angle(params, t), params.centre)))
+        frame += noise[t][..., None]  # luma-only noise: the same on R, G and B
+        frames[t] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+    return frames
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float) -> None:
+    """Write RGB ``frames`` ``[T, H, W, 3]`` as an MJPG ``.avi`` with OpenCV's own encoder."""
+    height, width = frames.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"),
+                             float(fps), (width, height))
+    if not writer.isOpened():
+        raise TclstaError(f"{path}: OpenCV cannot open an MJPG video writer")
+    try:
+        writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+        for frame in frames:
+            writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    finally:
+        writer.release()
+
+
+def video_seed(seed: int, label: int, group: int, clip: int) -> np.random.Generator:
+    """The generator of one video: depends only on its identity, not on the others."""
+    return np.random.default_rng([seed, label, group, clip])
+
+
+def split_lists(specs: list[ClassSpec], clips: int, num_groups: int, num_test: int,
+                split: int) -> tuple[str, str]:
+    """Text of ``trainlist0N.txt`` and ``testlist0N.txt`` for one split."""
+    tests = set(held_out_groups(num_groups, num_test, split))
+    train, test = [], []
+    for label, spec in enumerate(specs, start=1):
+        for group in range(1, num_groups + 1):
+            for clip in range(1, clips + 1):
+                path = video_path(spec.name, group, clip)
+                if group in tests:
+                    test.append(path)
+                else:
+                    train.append(f"{path} {label}")
+    return "\n".join(train) + "\n", "\n".join(test) + "\n"
+
+
+def _check_target(out_dir: Path) -> None:
+    """Refuse to replace a non-empty folder that is not a synthetic dataset."""
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).is_file())):
+        raise DatasetError(f"{out_dir}: exists and is not a synthetic dataset (no {MARKER}); "
+                           "refusing to overwrite it")
+
+
+def synthesize(out_dir: str | Path, settings: dict[str, Any], *, progress: bool = True) -> Path:
+    """Write the synthetic dataset described by ``settings`` (config section ``synthetic``).
+
+    The whole folder is built under a temporary name and renamed to ``out_dir`` at the end
+    (replacing an older synthetic dataset there). Returns ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    specs = class_specs(settings["num_classes"])
+    clips, num_groups, num_test = groups_layout(settings)
+    low, high = settings["distractors"]
+    if low > high:
+        raise ConfigError(f"synthetic.distractors: minimum {low} is above maximum {high}")
+    _check_target(out_dir)
+    jobs = [(label, spec, group, clip) for label, spec in enumerate(specs)
+            for group in range(1, num_groups + 1) for clip in range(1, clips + 1)]
+    with atomic_directory(out_dir) as tmp:
+        for label, spec, group, clip in tqdm(jobs, desc="synthesize", unit="video", disable=not progress):
+            params = sample_video(video_seed(settings["seed"], label, group, clip), spec, settings)
+            path = tmp / video_path(spec.name, group, clip)
+            path.parent.mkdir(exist_ok=True)
+            write_video(path, render(params), settings["fps"])
+        lists = tmp / "ucfTrainTestlist"
+        lists.mkdir()
+        (lists / "classInd.txt").write_text("".join(f"{i} {s.name}\n" for i, s in enumerate(specs, start=1)))
+        for split in SPLITS:
+            train, test = split_lists(specs, clips, num_groups, num_test, split)
+            (lists / f"trainlist{split:02d}.txt").write_text(train)
+            (lists / f"testlist{split:02d}.txt").write_text(test)
+        meta = {
+            "settings": settings,
+            "classes": [{"name": s.name, "hue": s.hue, "spin": MOTIONS[s.spin < 0]} for s in specs],
+            "videos": len(jobs),
+            "test_groups": {str(split): held_out_groups(num_groups, num_test, split) for split in SPLITS},
+            "chance": 1 / len(specs),
+            "ceiling_appearance_only": 1 / len(MOTIONS),
+            "ceiling_motion_only": len(MOTIONS) / len(specs),
+        }
+        (tmp / MARKER).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    log.info("wrote %d videos of %d classes to %s", len(jobs), len(specs), out_dir)
+    return out_dir

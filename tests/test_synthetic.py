@@ -1,0 +1,206 @@
+"""The synthetic dataset: layout, real decodable videos, determinism and the class factorisation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tclsta.cli import main
+from tclsta.config import validate
+from tclsta.data import synthetic as syn
+from tclsta.errors import ConfigError, DatasetError
+
+SMALL = {"num_classes": 4, "train_per_class": 2, "test_per_class": 2, "clips_per_group": 1,
+         "frames": 10, "height": 48, "width": 56, "action_fraction": 0.4, "distractors": [1, 3]}
+
+
+def settings(**changes) -> dict:
+    """Validated ``synthetic`` settings (schema defaults + ``changes``)."""
+    return validate({"synthetic": changes})["synthetic"]
+
+
+def decode(path: Path) -> np.ndarray:
+    """All frames of a video as RGB ``[T, H, W, 3]`` with cv2.VideoCapture."""
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), path
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame[..., ::-1])
+    capture.release()
+    return np.stack(frames)
+
+
+def grey(frames: np.ndarray) -> np.ndarray:
+    """Grey frames exactly as a flow extractor computes them (cv2, BT.601)."""
+    return np.stack([cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames])
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("syn") / "dataset"
+    return syn.synthesize(out, settings(**SMALL), progress=False)
+
+
+def default_video(label: int = 0) -> syn.VideoParams:
+    """Parameters of the first video of class ``label`` under the default settings."""
+    spec = syn.class_specs(6)[label]
+    return syn.sample_video(syn.video_seed(0, label, 1, 1), spec, settings())
+
+
+def test_classes_are_colour_times_spin_with_equal_luma():
+    specs = syn.class_specs(6)
+    assert [s.name for s in specs] == ["RedClockwise", "RedCounterclockwise", "GreenClockwise",
+                                       "GreenCounterclockwise", "BlueClockwise", "BlueCounterclockwise"]
+    assert [s.spin for s in specs] == [1, -1] * 3
+    assert len({s.name for s in syn.class_specs(12)}) == 12
+    for hue in np.linspace(0, 359, 37):
+        colour = syn.equal_luma_colour(float(hue))
+        assert syn.LUMA_WEIGHTS @ colour == pytest.approx(syn.OBJECT_LUMA, abs=1e-9)
+        assert colour.min() >= 0 and colour.max() <= 255
+    red, green = syn.equal_luma_colour(0.0), syn.equal_luma_colour(120.0)
+    assert np.abs(red - green).max() > 50  # visibly different colours, same grey
+    with pytest.raises(ConfigError, match="num_classes"):
+        syn.class_specs(5)
+
+
+def test_layout_matches_ucf101(small_dataset):
+    root = small_dataset
+    lists = root / "ucfTrainTestlist"
+    names = ["RedClockwise", "RedCounterclockwise", "CyanClockwise", "CyanCounterclockwise"]
+    assert (lists / "classInd.txt").read_text() == "".join(f"{i} {n}\n" for i, n in enumerate(names, 1))
+    videos = sorted(str(p.relative_to(root)) for p in root.glob("*/*.avi"))
+    assert len(videos) == 4 * 4  # 4 classes × (2 train + 2 test) groups × 1 clip
+    for split in (1, 2, 3):
+        train = [line.split(" ") for line in (lists / f"trainlist{split:02d}.txt").read_text().splitlines()]
+        test = (lists / f"testlist{split:02d}.txt").read_text().splitlines()
+        assert all(len(row) == 2 for row in train) and all(" " not in line for line in test)
+        assert sorted([path for path, _ in train] + test) == videos
+        for path, label in train:
+            cls, name = path.split("/")
+            assert int(label) == names.index(cls) + 1 and name.startswith(f"v_{cls}_g")
+        group = lambda path: int(path.split("_g")[1][:2])  # noqa: E731
+        train_groups, test_groups = {group(p) for p, _ in train}, {group(p) for p in test}
+        assert not train_groups & test_groups and len(test_groups) == 2
+        assert test_groups == set(syn.held_out_groups(4, 2, split))
+    assert syn.held_out_groups(4, 2, 1) == [3, 4]  # split 1 tests on the last groups
+    assert syn.held_out_groups(8, 3, 1) == [6, 7, 8]
+    assert syn.held_out_groups(8, 3, 2) == [3, 4, 5]
+    assert (root / syn.MARKER).is_file()
+    assert not list(root.parent.glob(".*tmp"))  # no temporary folder left behind
+
+
+def test_videos_decode_with_the_rendered_content(small_dataset):
+    s = settings(**SMALL)
+    specs = syn.class_specs(4)
+    for label, spec in enumerate(specs):
+        frames = decode(small_dataset / syn.video_path(spec.name, 2, 1))
+        assert frames.shape == (10, 48, 56, 3)
+        rendered = syn.render(syn.sample_video(syn.video_seed(s["seed"], label, 2, 1), spec, s))
+        # MJPG (4:2:0 chroma, quality 95) is lossy: a few levels of colour, less of grey.
+        assert np.abs(frames.astype(float) - rendered).mean() < 6
+        assert np.abs(grey(frames).astype(float) - grey(rendered)).mean() < 2.5
+
+
+def test_same_seed_same_dataset_other_seed_other_videos(small_dataset, tmp_path):
+    again = syn.synthesize(tmp_path / "again", settings(**SMALL), progress=False)
+    other = syn.synthesize(tmp_path / "other", settings(**SMALL, seed=1), progress=False)
+    for name in ("classInd.txt", "trainlist01.txt", "testlist01.txt", "trainlist03.txt"):
+        assert (again / "ucfTrainTestlist" / name).read_bytes() == \
+            (small_dataset / "ucfTrainTestlist" / name).read_bytes()
+    video = syn.video_path("CyanCounterclockwise", 3, 1)
+    assert np.array_equal(decode(again / video), decode(small_dataset / video))
+    assert not np.array_equal(decode(other / video), decode(small_dataset / video))
+
+
+def test_actor_only_inside_its_window_and_colour_invisible_in_grey():
+    red = default_video(0)
+    green = dataclasses.replace(red, colour=tuple(syn.equal_luma_colour(120.0).tolist()))
+    a, b = syn.render(red), syn.render(green)
+    start, stop = red.window
+    assert stop - start == 11 and 0 <= start and stop <= 32
+    inside = np.zeros(32, bool)
+    inside[start:stop] = True
+    differs = np.abs(a.astype(int) - b).reshape(32, -1).max(axis=1) > 20
+    assert np.array_equal(differs, inside)  # the actor (its colour) is there exactly in the window
+    # ... but the grey frames, all that optical flow sees, are the same up to rounding.
+    assert np.abs(grey(a).astype(int) - grey(b)).max() <= 1
+
+
+def test_spin_direction_invisible_in_one_frame():
+    cw = default_video(0)
+    t = (cw.window[0] + cw.window[1]) // 2
+    # The counter-clockwise video whose actor has, at frame t, the clockwise actor's angle.
+    ccw = dataclasses.replace(cw, spin=-1, angle0=cw.angle0 + 2 * cw.omega * t)
+    assert syn.actor_angle(ccw, t) == pytest.approx(syn.actor_angle(cw, t))
+    a, b = syn.render(cw), syn.render(ccw)
+    assert np.abs(a[t].astype(int) - b[t]).max() <= 1  # a frame depends on the current state only
+    assert np.abs(a[t + 1].astype(int) - b[t + 1]).max() > 20  # ... while the motion differs
+    # Start angles cover the cross's 90° symmetry period, the same way for both directions.
+    angles = [default_video(label).angle0 for label in range(6)]
+    assert all(0 <= angle < math.pi / 2 for angle in angles)
+
+
+def tvl1_curl(params: syn.VideoParams) -> tuple[float, float]:
+    """Mean curl dv/dx − du/dy of TV-L1 flow over the actor and its peak speed, in its window."""
+    frames = grey(syn.render(params))
+    tvl1 = cv2.optflow.createOptFlow_DualTVL1()
+    start = params.window[0]
+    flow = np.stack([tvl1.calc(frames[t], frames[t + 1], None) for t in range(start, start + 3)])
+    u, v = flow[..., 0], flow[..., 1]
+    curl = np.gradient(v, axis=2) - np.gradient(u, axis=1)
+    yy, xx = np.mgrid[:params.height, :params.width]
+    actor = (xx - params.centre[0]) ** 2 + (yy - params.centre[1]) ** 2 <= params.arm ** 2
+    return float(curl[:, actor].mean()), float(np.hypot(u, v)[:, actor].max())
+
+
+def test_flow_shows_the_spin_direction():
+    cw = default_video(0)
+    curl_cw, speed_cw = tvl1_curl(cw)
+    curl_ccw, speed_ccw = tvl1_curl(dataclasses.replace(cw, spin=-1))
+    assert curl_cw > 0.03 and curl_ccw < -0.03  # clockwise on screen = positive curl (y down)
+    assert 1.0 < speed_cw < 4.0 and 1.0 < speed_ccw < 4.0  # moderate motion, as TV-L1 recovers it
+
+
+def test_bounce_matches_a_step_by_step_simulation():
+    position, velocity, low, high = 5.0, 2.7, 1.5, 12.0
+    for t in range(60):
+        assert syn._bounce(5.0 + 2.7 * t, low, high) == pytest.approx(position)
+        position += velocity
+        if position > high:
+            position, velocity = 2 * high - position, -velocity
+        elif position < low:
+            position, velocity = 2 * low - position, -velocity
+
+
+def test_bad_settings_and_foreign_folders(tmp_path):
+    with pytest.raises(ConfigError, match="clips_per_group"):
+        syn.synthesize(tmp_path / "a", settings(**{**SMALL, "clips_per_group": 2, "test_per_class": 3}))
+    with pytest.raises(ConfigError, match="distractors"):
+        syn.synthesize(tmp_path / "a", settings(**{**SMALL, "distractors": [3, 1]}))
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(DatasetError, match="refusing"):
+        syn.synthesize(foreign, settings(**SMALL))
+    assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+def test_cli_writes_and_replaces_a_dataset(tmp_path):
+    out = tmp_path / "dataset"
+    args = ["synthesize", "--out", str(out), "-q", "--set", "synthetic.num_classes=4",
+            "--set", "synthetic.train_per_class=1", "--set", "synthetic.test_per_class=1",
+            "--set", "synthetic.clips_per_group=1", "--set", "synthetic.frames=4"]
+    assert main(args) == 0
+    (out / "stale.txt").write_text("from an older run")
+    assert main(args) == 0  # an older synthetic dataset is replaced as a whole
+    assert not (out / "stale.txt").exists()
+    assert len(list(out.glob("*/*.avi"))) == 8
+    assert main(args[:2] + [str(out), "--set", "synthetic.num_classes=5"]) == 1  # schema error
