@@ -1,0 +1,86 @@
+"""Feature dump: run a trained stream over every video of a split and write the HDF5 feature cache.
+
+Each video contributes ``features.frames`` evenly spaced frames (or flow stacks), centre
+cropped; the stream's LSTM runs over those frames as one sequence. Per frame: the pooled
+feature α_t, the temporal weight softmax(γ)_t (uniform without temporal attention) and
+the spatial map m̃ (spatial attention only); per video: each head's class probabilities.
+The format is :mod:`tclsta.features.cache`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from tclsta.data.frames_dataset import FramesDataset, class_names, records, split_videos
+from tclsta.errors import DatasetError
+from tclsta.features.cache import FeatureCache, write_feature_cache
+from tclsta.models.stream import AttentionStream
+from tclsta.training.checkpoint import file_hash, load_final
+from tclsta.training.runtime import infer, prepare, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+def feature_loader(dataset: FramesDataset, frames_per_batch: int, num_workers: int) -> DataLoader:
+    """Whole videos per batch, about ``frames_per_batch`` frames in total (at least one video)."""
+    return DataLoader(dataset, batch_size=max(1, frames_per_batch // dataset.segments), num_workers=num_workers)
+
+
+def extract(model: AttentionStream, loader: DataLoader, device: Any) -> dict[str, list[np.ndarray]]:
+    """Per-video arrays of every field the cache stores, in loader order."""
+    out: dict[str, list] = {"features": [], "temporal_weights": [], "frame_indices": [], "spatial_maps": [],
+                            "labels": [], **{f"scores/{h}": [] for h in model.heads}}
+    for output, labels, positions in tqdm(infer(model, loader, device), total=len(loader), desc="features",
+                                          mininterval=2.0):
+        out["features"] += list(output.features.float().cpu().numpy())
+        out["temporal_weights"] += list(output.temporal_weights.float().cpu().numpy())
+        out["frame_indices"] += list(positions.numpy())
+        out["labels"] += labels.tolist()
+        if output.spatial_maps is not None:
+            out["spatial_maps"] += list(output.spatial_maps.float().cpu().numpy())
+        for head, probs in output.probabilities().items():
+            out[f"scores/{head}"] += list(probs.cpu().numpy())
+    return out
+
+
+def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path, manifest: str | Path,
+                  frames_index: str | Path, frames_root: str | Path, output: str | Path) -> FeatureCache:
+    """Write the feature cache of ``checkpoint``'s stream for the train and test videos of ``split``."""
+    fcfg = config["features"]
+    model, meta = load_final(checkpoint)
+    names = class_names(manifest)
+    if names != meta["class_names"]:
+        raise DatasetError(f"{manifest}: classes differ from those {checkpoint} was trained on")
+    device = resolve_device(config["device"])
+    model = prepare(model, device)
+    videos = split_videos(manifest, frames_index, split)
+    dataset = FramesDataset(frames_root, records(videos), stream=meta["stream"], segments=fcfg["frames"],
+                            crop_size=meta["stream_config"]["crop_size"], flow_stack=meta["model"]["flow_stack"])
+    log.info("split %d %s/%s: %d videos × %d frames on %s", split, meta["stream"], meta["attention"],
+             len(dataset), fcfg["frames"], device)
+    arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], config["stream"]["num_workers"]), device)
+    cache = FeatureCache.from_videos(
+        video_ids=list(videos["video_id"]),
+        labels=arrays["labels"],
+        splits=list(videos["subset"]),
+        features=arrays["features"],
+        frame_indices=arrays["frame_indices"],
+        temporal_weights=arrays["temporal_weights"],
+        scores={h: np.stack(arrays[f"scores/{h}"]) for h in model.heads},
+        class_names=names,
+        attrs={
+            "config": {"features": fcfg, "model": meta["model"], "stream": meta["stream_config"], "seed": meta["seed"]},
+            "checkpoint": file_hash(checkpoint), "stream": meta["stream"], "attention": meta["attention"],
+            "split": split,
+        },
+        spatial_maps=arrays["spatial_maps"] or None,
+    )
+    write_feature_cache(output, cache, dtype=fcfg["dtype"])
+    log.info("wrote %s", output)
+    return cache
