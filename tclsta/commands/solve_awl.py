@@ -1,0 +1,44 @@
+"""Adaptively weighted learning (paper Eq. 10–14): one linear programme per class.
+
+Solves, for each class j, max W_j·(Σ_{i∈j} S_i[:, j] − λ Σ_{i∉j} S_i[:, j]) subject to
+w_static + w_motion = 1, w ≥ ε (awl.lambda_, awl.epsilon) with scipy's HiGHS, from the
+scores of the training videos (awl.scores=train, the paper) or of the CLN's held-out
+training videos (awl.scores=holdout). --source cln reads the CLN scores; --source stream
+the two streams' own predictions. Writes weights.csv (class_name, w_static, w_motion),
+by default <output_dir>/awl/split<N>/<source>/weights.csv. The optimum of each LP is a
+vertex: all weight but ε on one stream, except at ties.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+NAME = "solve-awl"
+HELP = "per-class fusion weights of the two streams (one LP per class)"
+ORDER = 70
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--split", type=int, required=True, help="split (or fold) number")
+    parser.add_argument("--source", choices=["stream", "cln"], required=True,
+                        help="cln: the CLN's scores; stream: the stream networks' own scores")
+    parser.add_argument("--scores", help="--source cln: CLN scores (default <output_dir>/cln/split<N>/scores.h5)")
+    parser.add_argument("--static", help="--source stream: RGB cache (default features/split<N>/rgb_<cln.attention>.h5)")
+    parser.add_argument("--motion", help="--source stream: flow cache (default features/split<N>/flow_<cln.attention>.h5)")
+    parser.add_argument("--output", help="weights CSV (default <output_dir>/awl/split<N>/<source>/weights.csv)")
+
+
+def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    from tclsta.evaluation import paths
+    from tclsta.fusion.solve import run_solve_awl
+
+    out, attention = Path(config["output_dir"]), config["cln"]["attention"]
+    output = args.output or paths.awl_weights(out, args.split, args.source)
+    if args.source == "cln":
+        run_solve_awl(output, config, cln_scores=args.scores or paths.cln_scores(out, args.split))
+    else:
+        run_solve_awl(output, config,
+                      static=args.static or paths.feature_cache(out, args.split, "rgb", attention),
+                      motion=args.motion or paths.feature_cache(out, args.split, "flow", attention))

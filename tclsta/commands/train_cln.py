@@ -1,0 +1,40 @@
+"""Train the collaborative learning network (paper Eq. 7–9, Algorithm 1) of one split.
+
+Reads the split's two HDF5 feature caches (static = rgb, motion = flow, attention mode
+cln.attention) — never the frames — and trains with alternating updates (cln.alternate:
+per step or per epoch, the other side frozen). Writes a checkpoint and the per-stream
+softmax scores of every train (and held-out, with awl.scores=holdout) and test video:
+<output_dir>/cln/split<N>/cln.pt and scores.h5.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+NAME = "train-cln"
+HELP = "train the collaborative learning network on two feature caches"
+ORDER = 60
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--split", type=int, required=True, help="split (or fold) number")
+    parser.add_argument("--static", help="RGB feature cache (default <output_dir>/features/split<N>/rgb_<cln.attention>.h5)")
+    parser.add_argument("--motion", help="flow feature cache (default <output_dir>/features/split<N>/flow_<cln.attention>.h5)")
+    parser.add_argument("--checkpoint", help="output checkpoint (default <output_dir>/cln/split<N>/cln.pt)")
+    parser.add_argument("--scores", help="output scores HDF5 (default <output_dir>/cln/split<N>/scores.h5)")
+
+
+def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    from tclsta.evaluation import paths
+    from tclsta.fusion.cln_training import run_train_cln
+
+    out, attention = Path(config["output_dir"]), config["cln"]["attention"]
+    run_train_cln(
+        args.static or paths.feature_cache(out, args.split, "rgb", attention),
+        args.motion or paths.feature_cache(out, args.split, "flow", attention),
+        args.checkpoint or paths.cln_checkpoint(out, args.split),
+        args.scores or paths.cln_scores(out, args.split),
+        config,
+    )

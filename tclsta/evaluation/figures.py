@@ -1,0 +1,116 @@
+"""Report figures (matplotlib, Agg backend): confusion matrix (Fig. 5), attention (Fig. 7), fusion weights."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tclsta.atomic import atomic_path  # noqa: E402
+from tclsta.data.layout import rgb_name, video_dir  # noqa: E402
+from tclsta.features.cache import FeatureCache  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def confusion_figure(path: str | Path, matrix: np.ndarray, class_names: Sequence[str], title: str) -> None:
+    """Row-normalised confusion matrix as an image; class names on the axes when there are ≤ 60."""
+    size = min(4 + 0.18 * len(class_names), 16)
+    fig, ax = plt.subplots(figsize=(size, size))
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="P(predicted | true)")
+    if len(class_names) <= 60:
+        ticks = np.arange(len(class_names))
+        ax.set_xticks(ticks, class_names, rotation=90, fontsize=7)
+        ax.set_yticks(ticks, class_names, fontsize=7)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def weights_figure(path: str | Path, class_names: Sequence[str], weights: dict[str, np.ndarray]) -> None:
+    """Per-class static-stream weight w_static (w_motion = 1 − w_static) for each score source."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(class_names) + 2), 3.5))
+    x = np.arange(len(class_names))
+    width = 0.8 / max(len(weights), 1)
+    for k, (source, w) in enumerate(weights.items()):
+        ax.bar(x + (k - (len(weights) - 1) / 2) * width, w[:, 0], width, label=f"{source} scores")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("w_static  (w_motion = 1 − w_static)")
+    if len(class_names) <= 60:
+        ax.set_xticks(x, class_names, rotation=90, fontsize=7)
+    ax.set_xlabel("class")
+    ax.legend(fontsize=8)
+    ax.set_title("AWL fusion weights per class (one LP per class)")
+    _save(fig, path)
+
+
+def _frame_image(frames_root: Path, video_id: str, index: int) -> np.ndarray | None:
+    image = cv2.imread(str(video_dir(frames_root, video_id) / rgb_name(int(index))), cv2.IMREAD_COLOR)
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def attention_figure(path: str | Path, cache: FeatureCache, videos: Sequence[int], frames_root: str | Path,
+                     frames_per_video: int) -> list[str]:
+    """Fig. 7: per video, evenly chosen frames with the spatial map as a heatmap and the temporal weights.
+
+    Each video takes two rows: the frames (heatmap of ``spatial_maps`` over the RGB frame
+    when the cache has maps) and a line of the temporal weights over all its sampled frames,
+    the shown frames marked. Returns the video ids whose RGB frames were missing.
+    """
+    frames_root = Path(frames_root)
+    columns = max(1, min(frames_per_video, int(max(cache.lengths[list(videos)], default=1))))
+    fig, axes = plt.subplots(2 * len(videos), columns, figsize=(1.9 * columns, 3.6 * len(videos)),
+                             squeeze=False, gridspec_kw={"height_ratios": [2, 1] * len(videos)})
+    missing = []
+    for k, video in enumerate(videos):
+        rows = cache.rows(video)
+        video_id = cache.video_ids[video]
+        weights = cache.temporal_weights[rows]
+        indices = cache.frame_indices[rows]
+        shown = np.unique(np.round(np.linspace(0, len(weights) - 1, columns)).astype(int))
+        for c in range(columns):
+            ax = axes[2 * k, c]
+            ax.axis("off")
+            if c >= len(shown):
+                continue
+            t = shown[c]
+            image = _frame_image(frames_root, video_id, indices[t])
+            if image is None:
+                missing.append(video_id)
+                image = np.full((64, 64, 3), 128, dtype=np.uint8)
+            height, width = image.shape[:2]
+            ax.imshow(image, extent=(0, width, height, 0))
+            if cache.spatial_maps is not None:
+                ax.imshow(cache.spatial_maps[rows][t].astype(np.float32), cmap="jet", alpha=0.45,
+                          extent=(0, width, height, 0), interpolation="bilinear")
+            ax.set_title(f"frame {indices[t]}\nβ weight {weights[t]:.3f}", fontsize=7)
+        line = plt.subplot2grid((2 * len(videos), columns), (2 * k + 1, 0), colspan=columns, fig=fig)
+        for c in range(columns):
+            axes[2 * k + 1, c].remove()
+        line.plot(indices, weights, "-o", ms=3)
+        line.plot(indices[shown], weights[shown], "o", color="red", ms=5)
+        line.set_ylim(0, max(float(weights.max()) * 1.2, 1e-6))
+        line.set_xlabel("frame", fontsize=8)
+        line.set_ylabel("softmax(γ)", fontsize=8)
+        line.set_title(f"{video_id} (class {cache.class_names[cache.labels[video]]})", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    if missing:
+        log.warning("RGB frames missing for %s: the attention figure shows grey panels", sorted(set(missing)))
+    return sorted(set(missing))

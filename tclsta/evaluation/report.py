@@ -1,0 +1,192 @@
+"""The ``report`` stage: ``<output_dir>/report/report.md`` with the ablation tables and figures.
+
+Reads ``metrics.json`` and the predictions CSV (from ``evaluate``), the AWL weights, one
+feature cache for the attention figure and the RGB frames; writes the Markdown report
+next to ``confusion.png`` (Fig. 5), ``attention.png`` (Fig. 7) and ``fusion_weights.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from tclsta.atomic import atomic_write_text
+from tclsta.errors import DatasetError
+from tclsta.evaluation import paths
+from tclsta.evaluation.evaluate import ATTENTION_SUFFIX, FUSION_METHODS, two_stream_name
+from tclsta.evaluation.figures import attention_figure, confusion_figure, weights_figure
+from tclsta.evaluation.metrics import confusion_matrix
+from tclsta.features.cache import FeatureCache, read_feature_cache
+from tclsta.fusion.awl import read_weights
+
+log = logging.getLogger(__name__)
+
+FIGURES = {"confusion": "confusion.png", "attention": "attention.png", "weights": "fusion_weights.png"}
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """Load ``metrics.json``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path}: cannot read the metrics file ({err}); run evaluate first") from err
+
+
+def markdown_table(rows: dict[str, Any], names: list[str], splits: list[int], metric: str) -> str:
+    """A Markdown table of the given rows: one column per split and the mean."""
+    header = f"| Method | " + " | ".join(f"split {s}" for s in splits) + f" | mean {metric} |"
+    lines = [header, "|" + "---|" * (len(splits) + 2)]
+    for name in names:
+        if name in rows:
+            row = rows[name]
+            cells = [f"{row['splits'][str(s)]:.3f}" for s in splits]
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | **{row['mean']:.3f}** |")
+    return "\n".join(lines)
+
+
+def table_rows(names: list[str], cln_attention: str) -> dict[str, list[str]]:
+    """Which rows go into the paper's Tables VI, VII and VIII."""
+    fusion = {two_stream_name(cln_attention, m) for m in FUSION_METHODS}
+    base = two_stream_name(cln_attention)
+    return {
+        "Table VI — attention ablation (two-stream = mean of softmax scores)":
+            [n for n in names if n not in fusion],
+        "Table VII — static-motion collaborative model":
+            [base] + [two_stream_name(cln_attention, m) for m in ("CLN", "AWL", "CLN + AWL")],
+        "Table VIII — fusion methods":
+            [two_stream_name(cln_attention, m) for m in ("Late", "Early", "AWL")],
+    }
+
+
+def orderings(rows: dict[str, Any], cln_attention: str) -> list[str]:
+    """The paper's claimed orderings, each stated as holding or not on this run (mean values)."""
+    def mean(name: str) -> float | None:
+        return rows[name]["mean"] if name in rows else None
+
+    checks = []
+    for stream in ("Frame", "Optical flow", "Two-stream"):
+        none, sta = mean(stream), mean(f"{stream} + STA")
+        if none is not None and sta is not None:
+            checks.append((f"{stream} + STA > {stream}", sta, none))
+    sfx = ATTENTION_SUFFIX[cln_attention]
+    two = mean(f"Two-stream{sfx}")
+    for single in ("Frame", "Optical flow"):
+        if two is not None and mean(f"{single}{sfx}") is not None:
+            checks.append((f"Two-stream{sfx} > {single}{sfx}", two, mean(f"{single}{sfx}")))
+    late = mean(two_stream_name(cln_attention, "Late"))
+    for method in ("Early", "CLN", "AWL", "CLN + AWL"):
+        value = mean(two_stream_name(cln_attention, method))
+        if late is not None and value is not None:
+            checks.append((f"{two_stream_name(cln_attention, method)} > Late", value, late))
+    return [f"- {claim}: {'holds' if a > b else 'does not hold'} ({a:.3f} vs {b:.3f})" for claim, a, b in checks]
+
+
+def final_method(names: list[str], cln_attention: str) -> str:
+    """The full method's row (CLN + AWL) when present, else the last row."""
+    full = two_stream_name(cln_attention, "CLN + AWL")
+    return full if full in names else names[-1]
+
+
+def attention_cache(out: Path, config: dict[str, Any]) -> tuple[FeatureCache, Path]:
+    """The RGB cache of the first split with the CLN's attention mode (else the first mode run)."""
+    split = config["dataset"]["splits"][0]
+    modes = [config["cln"]["attention"]] + [a for a in config["stream"]["attentions"] if a != config["cln"]["attention"]]
+    stream = "rgb" if "rgb" in config["stream"]["streams"] else config["stream"]["streams"][0]
+    for mode in modes:
+        path = paths.feature_cache(out, split, stream, mode)
+        if path.is_file():
+            return read_feature_cache(path), path
+    raise DatasetError(f"{paths.feature_cache(out, split, stream, modes[0])}: no feature cache for the attention figure")
+
+
+def pick_videos(cache: FeatureCache, count: int) -> list[int]:
+    """Up to ``count`` test videos of different classes (first test video of each class, in class order)."""
+    test = cache.subset("test")
+    chosen: dict[int, int] = {}
+    for v in test:
+        chosen.setdefault(int(cache.labels[v]), int(v))
+    return [chosen[c] for c in sorted(chosen)][:count]
+
+
+def weights_section(weights: dict[str, np.ndarray], class_names: list[str], epsilon: float) -> str:
+    """Markdown: how many classes sit at a vertex, and the weights per class."""
+    lines = []
+    for source, w in weights.items():
+        vertex = np.isclose(w.max(axis=1), 1 - epsilon, atol=1e-6)
+        lines.append(f"- {source} scores: {int(vertex.sum())} of {len(w)} classes at a vertex "
+                     f"(all weight but ε = {epsilon:g} on one stream); static stream preferred for "
+                     f"{int(np.sum(w[:, 0] > w[:, 1]))} classes, motion for {int(np.sum(w[:, 1] > w[:, 0]))}.")
+    if len(class_names) <= 60:
+        sources = list(weights)
+        lines += ["", "| Class | " + " | ".join(f"{s}: w_static / w_motion" for s in sources) + " |",
+                  "|---|" + "---|" * len(sources)]
+        for j, name in enumerate(class_names):
+            lines.append(f"| {name} | " + " | ".join(
+                f"{weights[s][j, 0]:.3f} / {weights[s][j, 1]:.3f}" for s in sources) + " |")
+    return "\n".join(lines)
+
+
+def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str | Path, report_dir: str | Path,
+               config: dict[str, Any]) -> Path:
+    """Write ``report.md`` and its figures into ``report_dir``; returns the Markdown path."""
+    out, report_dir = Path(out), Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    metrics = read_metrics(metrics_path)
+    try:
+        predictions = pd.read_csv(predictions_path)
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{predictions_path}: cannot read the predictions ({err}); run evaluate first") from err
+    names, splits, metric = list(metrics["rows"]), metrics["splits"], metrics["metric"]
+    class_names = metrics["class_names"]
+    cln_attention = config["cln"]["attention"]
+
+    final = final_method(names, cln_attention)
+    chosen = predictions[predictions["method"] == final]
+    matrix = confusion_matrix(chosen["label"].to_numpy(), chosen["prediction"].to_numpy(), len(class_names))
+    confusion_figure(report_dir / FIGURES["confusion"], matrix, class_names,
+                     f"{final} — test videos of split(s) {', '.join(map(str, splits))}")
+
+    split = splits[0]
+    weights = {source: read_weights(paths.awl_weights(out, split, source), class_names)
+               for source in ("stream", "cln") if paths.awl_weights(out, split, source).is_file()}
+    weights_figure(report_dir / FIGURES["weights"], class_names, weights)
+
+    cache, cache_path = attention_cache(out, config)
+    videos = pick_videos(cache, config["report"]["attention_videos"]) or [0]
+    missing = attention_figure(report_dir / FIGURES["attention"], cache, videos, out / "frames",
+                               config["report"]["attention_frames"])
+
+    sections = [f"# TCLSTA results — {metrics['dataset']}", "",
+                f"Measure: **{metric}** on the test videos ({'mean average precision over classes' if metric == 'mAP' else 'top-1 accuracy'}), "
+                f"splits {', '.join(map(str, splits))}; the last column is the mean over splits.", ""]
+    for title, rows in table_rows(names, cln_attention).items():
+        sections += [f"## {title}", "", markdown_table(metrics["rows"], rows, splits, metric), ""]
+    sections += ["## The paper's orderings on this run", "", *orderings(metrics["rows"], cln_attention), "",
+                 f"## Other measure: {metrics['secondary']['metric']}", "",
+                 markdown_table(metrics["secondary"]["rows"], names, splits, metrics["secondary"]["metric"]), "",
+                 f"## Confusion matrix (Fig. 5) — {final}", "", f"![confusion matrix]({FIGURES['confusion']})", "",
+                 f"## Adaptively weighted learning: fusion weights per class (split {split})", "",
+                 "Each class's weights solve a linear programme whose optimum lies at a vertex of the "
+                 "simplex: all weight (but the floor ε) goes to the stream with the larger objective, "
+                 "unless the two objectives tie.", "",
+                 weights_section(weights, class_names, config["awl"]["epsilon"]), "",
+                 f"![fusion weights]({FIGURES['weights']})", "",
+                 "## Spatial-temporal attention (Fig. 7)", "",
+                 f"From `{cache_path.relative_to(out) if cache_path.is_relative_to(out) else cache_path}`: "
+                 "heatmaps of the spatial attention m̃ over the RGB frames "
+                 f"({'present' if cache.spatial_maps is not None else 'absent in this cache: frames only'}), "
+                 "and the temporal weights softmax(γ) over the sampled frames (red: the frames shown).", ""]
+    if missing:
+        sections += [f"RGB frames missing for {', '.join(missing)} (grey panels).", ""]
+    sections += [f"![attention]({FIGURES['attention']})", "", "## Configuration of this run", "", "```yaml",
+                 yaml.safe_dump(config, sort_keys=False).rstrip(), "```", ""]
+    report = report_dir / "report.md"
+    atomic_write_text(report, "\n".join(sections))
+    log.info("report written to %s", report)
+    return report
