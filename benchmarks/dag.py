@@ -1,0 +1,108 @@
+"""How fast Snakemake plans the whole DAG for a UCF101-sized dataset (13,320 videos, 3 splits).
+
+Writes placeholder videos (empty files) in the UCF101 layout with official-style split files into a
+temporary folder, then times `snakemake -n -q` on the real workflow: sharded extraction
+(`extract.shard_size` videos per job, the shipped setting) side by side with one job per video.
+
+    python benchmarks/dag.py [--repeat 3] [--shard-size 100]
+
+Target: < 5 s and a job count in the low hundreds for the sharded DAG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+N_CLASSES, N_GROUPS, N_VIDEOS = 101, 25, 13320
+
+
+def write_ucf101_placeholder(root: Path) -> int:
+    """UCF-101/<Class>/v_<Class>_gGG_cCC.avi (empty) + ucfTrainTestlist; returns the video count."""
+    classes = [f"Class{i:03d}" for i in range(1, N_CLASSES + 1)]
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    (lists / "classInd.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(classes, 1)))
+    train = {s: [] for s in (1, 2, 3)}
+    test = {s: [] for s in (1, 2, 3)}
+    count = 0
+    for label, name in enumerate(classes, 1):
+        folder = root / name
+        folder.mkdir()
+        per_class = N_VIDEOS // N_CLASSES + (label <= N_VIDEOS % N_CLASSES)
+        for k in range(per_class):
+            group, clip = k % N_GROUPS + 1, k // N_GROUPS + 1
+            rel = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.avi"
+            (root / rel).touch()
+            count += 1
+            for split in (1, 2, 3):  # official protocol: groups 1-7 / 8-14 / 15-21 are the test sets
+                if 7 * (split - 1) < group <= 7 * split:
+                    test[split].append(f"{rel}\n")
+                else:
+                    train[split].append(f"{rel} {label}\n")
+    for split in (1, 2, 3):
+        (lists / f"trainlist{split:02d}.txt").write_text("".join(train[split]))
+        (lists / f"testlist{split:02d}.txt").write_text("".join(test[split]))
+    return count
+
+
+def plan(workdir: Path, config: dict) -> tuple[float, int]:
+    """Seconds for `snakemake -n -q`, and the number of jobs planned (read from a second dry run
+    that prints the job stats: `-q` alone hides them)."""
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(workdir),
+           "--workflow-profile", "none", "--cores", "8", "-n", "-q"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode == 0:
+        proc = subprocess.run([*cmd, "host", "rules"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"dry run failed:\n{proc.stdout}\n{proc.stderr}")
+    for line in proc.stdout.splitlines():
+        if line.startswith("total"):
+            return seconds, int(line.split()[1])
+    raise SystemExit(f"no job count in the dry run's output:\n{proc.stdout}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="dry runs per setting (median reported)")
+    parser.add_argument("--shard-size", type=int, default=100, help="videos per extraction job")
+    args = parser.parse_args()
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    with tempfile.TemporaryDirectory(prefix="tclsta-dag-") as tmp:
+        root = Path(tmp) / "UCF-101"
+        start = time.perf_counter()
+        n = write_ucf101_placeholder(root)
+        print(f"placeholder UCF101: {n} videos, {N_CLASSES} classes, 3 splits "
+              f"({time.perf_counter() - start:.1f} s to write)")
+        print(f"{'setting':<28} {'jobs':>6} {'dry run (median s)':>19} {'runs':>28}")
+        rows = []
+        for label, shard in ((f"sharded ({args.shard_size}/job)", args.shard_size), ("one job per video", 1)):
+            config = {**base, "output_dir": str(Path(tmp) / "out"),
+                      "dataset": {"format": "ucf101", "root": str(root), "splits": [1, 2, 3]},
+                      "extract": {**base.get("extract", {}), "shard_size": shard}}
+            workdir = Path(tmp) / f"wd{shard}"
+            workdir.mkdir()
+            times, jobs = [], 0
+            for _ in range(args.repeat):
+                seconds, jobs = plan(workdir, config)
+                times.append(seconds)
+            rows.append((label, jobs, statistics.median(times)))
+            print(f"{label:<28} {jobs:>6} {statistics.median(times):>19.2f} "
+                  f"{' '.join(f'{t:.2f}' for t in times):>28}")
+        (_, jobs_s, t_s), (_, jobs_v, t_v) = rows
+        print(f"sharding: {jobs_v / jobs_s:.0f}x fewer jobs, dry run {t_v / t_s:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
