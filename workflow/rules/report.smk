@@ -1,0 +1,66 @@
+# Stage: metrics of every ablation row (metrics.json) and the report with figures.
+# `snakemake --report report.html` collects the figures below (captions in workflow/report/).
+
+METRICS = f"{OUT}/metrics.json"
+PREDICTIONS = f"{OUT}/evaluation/predictions.csv"
+REPORT_DIR = f"{OUT}/report"
+
+
+def evaluation_inputs(wildcards):
+    inputs = expand(
+        FUSION_CACHE, split=SPLITS, stream=config["stream"]["streams"], attention=config["stream"]["attentions"]
+    )
+    if FUSION:
+        inputs += expand(CLN_SCORES, split=SPLITS)
+        inputs += expand(AWL_WEIGHTS, split=SPLITS, source=["stream", "cln"])
+    return inputs
+
+
+rule evaluate:
+    input:
+        evaluation_inputs,
+    output:
+        metrics=METRICS,
+        predictions=PREDICTIONS,
+    params:
+        cfg=cfg_json("dataset", "stream", "cln", "awl", "early_fusion"),
+    threads: 2
+    log:
+        f"{LOGS}/evaluate.log",
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} tclsta evaluate --config-json {params.cfg:q} --output-dir {OUT:q}"
+        " --metrics {output.metrics:q} --predictions {output.predictions:q} > {log:q} 2>&1"
+
+
+rule report:
+    input:
+        evaluation_inputs,
+        metrics=METRICS,
+        predictions=PREDICTIONS,
+        frames=FRAME_INDEX,
+    output:
+        markdown=f"{REPORT_DIR}/report.md",
+        confusion=report(
+            f"{REPORT_DIR}/confusion.png", caption="../report/confusion.rst", category="Results"
+        ),
+        attention=report(
+            f"{REPORT_DIR}/attention.png", caption="../report/attention.rst", category="Results"
+        ),
+        weights=report(
+            f"{REPORT_DIR}/fusion_weights.png", caption="../report/fusion_weights.rst", category="Results"
+        ),
+    params:
+        # the report prints the whole configuration, so it depends on all of it
+        cfg=cfg_json(*config),
+    log:
+        f"{LOGS}/report.log",
+    conda:
+        ENV
+    shell:
+        "tclsta report --config-json {params.cfg:q} --output-dir {OUT:q} --metrics {input.metrics:q}"
+        " --predictions {input.predictions:q} --report-dir {REPORT_DIR:q} > {log:q} 2>&1"
+
+
+TARGETS += [f"{REPORT_DIR}/report.md"]
