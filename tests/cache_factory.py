@@ -22,6 +22,13 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _heads(probabilities: np.ndarray, attention: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-head scores as a stream of this attention mode has them (noisy copies of ``probabilities``)."""
+    heads = ["frame"] + (["spatial"] if attention in ("spatial", "both") else []) + (
+        ["temporal"] if attention in ("temporal", "both") else [])
+    return {h: _softmax(np.log(probabilities) + rng.normal(scale=0.2, size=probabilities.shape)) for h in heads}
+
+
 def make_pair(folder: Path, *, attention: str = "both", train_per_class: int = 8, test_per_class: int = 4,
               frames: int = 6, dim: int = 16, seed: int = 0, map_size: int = 3) -> tuple[Path, Path]:
     """Write ``rgb_<attention>.h5`` and ``flow_<attention>.h5`` into ``folder``; return their paths."""
@@ -49,7 +56,7 @@ def make_pair(folder: Path, *, attention: str = "both", train_per_class: int = 8
         probabilities = _softmax(-distance / dim + rng.normal(scale=0.3, size=distance.shape))
         cache = FeatureCache.from_videos(
             video_ids, labels, splits, features, indices, weights,
-            scores={"frame": probabilities, "spatial": probabilities, "temporal": probabilities},
+            scores=_heads(probabilities, attention, rng),
             class_names=CLASS_NAMES,
             attrs={"stream": stream, "attention": attention, "split": 1, "config": {"seed": seed}},
             spatial_maps=maps if attention in ("spatial", "both") else None,

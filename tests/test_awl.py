@@ -101,3 +101,17 @@ def test_linear_svm_reaches_the_optimum_and_separates() -> None:
     half = x.shape[1] // 2
     fused = early_fusion([x[:, :half], x[:, half:]], labels, [test[:, :half], test[:, half:]], 3)
     assert (fused.argmax(axis=1) == labels).mean() > 0.9
+
+
+def test_stream_prediction_is_the_mean_of_its_heads(tmp_path) -> None:
+    from cache_factory import make_pair
+
+    from tclsta.features.cache import read_feature_cache
+    from tclsta.fusion.scores import stream_probabilities
+
+    for attention, heads in (("none", {"frame"}), ("both", {"frame", "spatial", "temporal"})):
+        rgb, _ = make_pair(tmp_path, attention=attention)
+        cache = read_feature_cache(rgb)
+        assert set(cache.scores) == heads
+        expected = sum(cache.scores[h].astype(np.float64) for h in heads) / len(heads)
+        np.testing.assert_allclose(stream_probabilities(cache), expected)

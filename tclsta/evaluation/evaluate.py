@@ -3,7 +3,7 @@
 Rows (``sfx`` is ``""``, ``" + SA"``, ``" + TA"`` or ``" + STA"`` for the attention modes
 ``none``, ``spatial``, ``temporal``, ``both``):
 
-* ``Frame{sfx}``, ``Optical flow{sfx}``: a stream's own prediction (:func:`prediction_head`);
+* ``Frame{sfx}``, ``Optical flow{sfx}``: a stream's own prediction (mean of its heads' probabilities);
 * ``Two-stream{sfx}``: late fusion of the two (Table VI);
 * for the CLN's attention mode (``cln.attention``, default ``both`` → ``Two-stream + STA``):
   ``… + Late`` (= ``Two-stream{sfx}``), ``… + Early`` (video features + linear SVM),

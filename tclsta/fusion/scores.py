@@ -23,25 +23,16 @@ STREAMS = ("static", "motion")
 _STR = h5py.string_dtype("utf-8")
 
 
-def prediction_head(attention: str) -> str:
-    """The cache head that is a stream's video-level prediction for an attention mode.
-
-    With temporal attention (``temporal``, ``both``) the LSTM head classifies the
-    temporally attended video; otherwise the connection network's head (on the
-    spatially weighted pooling with ``spatial``, plain average pooling with ``none``),
-    averaged over frames, is the prediction. The CAM head only drives spatial attention.
-    """
-    return "temporal" if attention in ("temporal", "both") else "frame"
-
-
 def stream_probabilities(cache: FeatureCache, path: str | Path = "") -> np.ndarray:
-    """Video-level class probabilities ``[V, C]`` of one stream cache (see :func:`prediction_head`)."""
-    attention = str(cache.attrs.get("attention", "none"))
-    head = prediction_head(attention)
-    if head not in cache.scores:
-        raise DatasetError(f"{path}: feature cache (attention={attention}) has no scores/{head}; "
-                           f"heads present: {sorted(cache.scores)}")
-    return np.asarray(cache.scores[head], dtype=np.float64)
+    """Video-level class probabilities ``[V, C]`` of one stream: the mean over the cache's heads.
+
+    This is :meth:`tclsta.models.stream.StreamOutput.prediction`, the stream's own
+    prediction: the frame head alone without attention; with spatial attention also the
+    CAM head; with temporal attention also the LSTM head.
+    """
+    if not cache.scores:
+        raise DatasetError(f"{path}: feature cache has no scores/<head> arrays")
+    return np.mean([np.asarray(p, dtype=np.float64) for p in cache.scores.values()], axis=0)
 
 
 def video_features(cache: FeatureCache) -> np.ndarray:
