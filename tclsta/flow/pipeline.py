@@ -1,0 +1,98 @@
+"""Flow for whole videos: frame pairs of many videos batched per device call, quantised to uint8."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from tclsta.errors import ConfigError
+from tclsta.flow.opencv_backend import tvl1_opencv
+from tclsta.flow.quantize import quantise
+from tclsta.flow.tvl1 import tvl1
+
+log = logging.getLogger(__name__)
+
+# cv2.cvtColor(COLOR_RGB2GRAY) on uint8: fixed-point weights with 14 fractional bits.
+_GRAY_WEIGHTS = (4899, 9617, 1868)
+
+
+def rgb_to_gray(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB ``[..., 3]`` → float grayscale 0..255, bit-exact with ``cv2.cvtColor(RGB2GRAY)``."""
+    x = frames.to(torch.int32)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    return ((r * _GRAY_WEIGHTS[0] + g * _GRAY_WEIGHTS[1] + b * _GRAY_WEIGHTS[2] + (1 << 13)) >> 14).float()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a configuration error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("flow.device is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
+    return torch.device(name)
+
+
+def _pair_groups(videos: list[np.ndarray]) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """(video, first frame) of every frame pair, grouped by frame size."""
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    for v, frames in enumerate(videos):
+        for i in range(len(frames) - 1):
+            groups[tuple(frames.shape[1:3])].append((v, i))
+    return groups
+
+
+def flow_images(videos: list[np.ndarray], settings: dict[str, Any]) -> list[np.ndarray]:
+    """Quantised TV-L1 flow of each video: uint8 RGB ``[N, H, W, 3]`` → uint8 ``[N-1, H, W, 2]`` (x, y).
+
+    ``settings`` is the validated ``flow`` config section. Pairs of equal size from all videos
+    are batched ``batch_pairs`` at a time (torch backend) on ``device``; a one-frame video gets
+    an empty ``[0, H, W, 2]`` array. Both backends give the same format (clip ±bound → 0..255).
+    """
+    for v, frames in enumerate(videos):
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"video {v}: expected uint8 RGB frames [N, H, W, 3], got {frames.dtype} {frames.shape}")
+    out = [np.empty((max(len(f) - 1, 0),) + f.shape[1:3] + (2,), np.uint8) for f in videos]
+    groups = _pair_groups(videos)
+    total = sum(len(pairs) for pairs in groups.values())
+    params = dict(settings["tvl1"])
+    bound = float(settings["bound"])
+    backend = settings["backend"]
+    with tqdm(total=total, desc=f"flow ({backend})", unit="pair", disable=total == 0) as bar:
+        if backend == "opencv":
+            _run_opencv(videos, groups, out, params, bound, bar)
+        elif backend == "torch":
+            device = resolve_device(settings["device"])
+            compiled = bool(settings.get("compile", True))
+            log.info("TV-L1 on %s, %d pairs, %d per call", device, total, settings["batch_pairs"])
+            _run_torch(videos, groups, out, params, bound, int(settings["batch_pairs"]), device, compiled, bar)
+        else:
+            raise ConfigError(f"flow.backend must be 'torch' or 'opencv', got {backend!r}")
+    return out
+
+
+def _run_torch(videos, groups, out, params, bound, batch_pairs, device, compiled, bar) -> None:
+    for pairs in groups.values():
+        for start in range(0, len(pairs), batch_pairs):
+            chunk = pairs[start:start + batch_pairs]
+            first = torch.from_numpy(np.stack([videos[v][i] for v, i in chunk])).to(device)
+            second = torch.from_numpy(np.stack([videos[v][i + 1] for v, i in chunk])).to(device)
+            flow = tvl1(rgb_to_gray(first), rgb_to_gray(second), compiled=compiled, **params)
+            q = quantise(flow, bound).permute(0, 2, 3, 1).cpu().numpy()
+            for (v, i), image in zip(chunk, q):
+                out[v][i] = image
+            bar.update(len(chunk))
+
+
+def _run_opencv(videos, groups, out, params, bound, bar) -> None:
+    for pairs in groups.values():
+        for v, i in pairs:
+            prev = cv2.cvtColor(videos[v][i], cv2.COLOR_RGB2GRAY)
+            nxt = cv2.cvtColor(videos[v][i + 1], cv2.COLOR_RGB2GRAY)
+            out[v][i] = quantise(torch.from_numpy(tvl1_opencv(prev, nxt, **params)), bound).numpy()
+            bar.update(1)
