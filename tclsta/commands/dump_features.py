@@ -39,4 +39,5 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
         frames_index=args.frames_index or out / "frames_index.csv",
         frames_root=args.frames or out / "frames",
         output=args.output or out / "features" / f"split{args.split}" / f"{name}.h5",
+        expect=(args.stream, args.attention),
     )

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from tclsta.data.frames_dataset import FramesDataset, class_names, records, split_videos
-from tclsta.errors import DatasetError
+from tclsta.errors import DatasetError, TclstaError
 from tclsta.features.cache import FeatureCache, write_feature_cache
 from tclsta.models.stream import AttentionStream
 from tclsta.training.checkpoint import file_hash, load_final
@@ -50,10 +50,17 @@ def extract(model: AttentionStream, loader: DataLoader, device: Any) -> dict[str
 
 
 def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path, manifest: str | Path,
-                  frames_index: str | Path, frames_root: str | Path, output: str | Path) -> FeatureCache:
-    """Write the feature cache of ``checkpoint``'s stream for the train and test videos of ``split``."""
+                  frames_index: str | Path, frames_root: str | Path, output: str | Path,
+                  expect: tuple[str, str] | None = None) -> FeatureCache:
+    """Write the feature cache of ``checkpoint``'s stream for the train and test videos of ``split``.
+
+    ``expect``: the (stream, attention) the checkpoint must hold.
+    """
     fcfg = config["features"]
     model, meta = load_final(checkpoint)
+    if expect is not None and expect != (meta["stream"], meta["attention"]):
+        raise TclstaError(f"{checkpoint}: holds a {meta['stream']}/{meta['attention']} stream, "
+                          f"expected {expect[0]}/{expect[1]}")
     names = class_names(manifest)
     if names != meta["class_names"]:
         raise DatasetError(f"{manifest}: classes differ from those {checkpoint} was trained on")
@@ -64,7 +71,7 @@ def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path,
                             crop_size=meta["stream_config"]["crop_size"], flow_stack=meta["model"]["flow_stack"])
     log.info("split %d %s/%s: %d videos × %d frames on %s", split, meta["stream"], meta["attention"],
              len(dataset), fcfg["frames"], device)
-    arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], config["stream"]["num_workers"]), device)
+    arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"]), device)
     cache = FeatureCache.from_videos(
         video_ids=list(videos["video_id"]),
         labels=arrays["labels"],

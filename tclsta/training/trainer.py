@@ -71,9 +71,10 @@ def holdout(videos: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFr
 
 
 def fingerprint(config: dict[str, Any], job: StreamJob) -> str:
-    """What a resume file must have been made with to be continued."""
-    return digest({k: config[k] for k in ("seed", "model", "stream")} | {
-        "split": job.split, "stream_name": job.stream, "attention": job.attention})
+    """What a resume file must have been made with to be continued (the list of streams/attentions run is not)."""
+    stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions", "num_workers")}
+    return digest({"seed": config["seed"], "model": config["model"], "stream": stream, "split": job.split,
+                   "stream_name": job.stream, "attention": job.attention})
 
 
 def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None = None) -> Path | None:
