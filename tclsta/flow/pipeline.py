@@ -18,15 +18,10 @@ from tclsta.flow.tvl1 import tvl1
 
 log = logging.getLogger(__name__)
 
-# cv2.cvtColor(COLOR_RGB2GRAY) on uint8: fixed-point weights with 14 fractional bits.
-_GRAY_WEIGHTS = (4899, 9617, 1868)
-
-
-def rgb_to_gray(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 RGB ``[..., 3]`` → float grayscale 0..255, bit-exact with ``cv2.cvtColor(RGB2GRAY)``."""
-    x = frames.to(torch.int32)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    return ((r * _GRAY_WEIGHTS[0] + g * _GRAY_WEIGHTS[1] + b * _GRAY_WEIGHTS[2] + (1 << 13)) >> 14).float()
+def to_gray(video: np.ndarray) -> np.ndarray:
+    """uint8 RGB frames ``[N, H, W, 3]`` → uint8 grayscale ``[N, H, W]`` (OpenCV's weights and
+    rounding, so both backends see the same input)."""
+    return np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in video])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,40 +54,40 @@ def flow_images(videos: list[np.ndarray], settings: dict[str, Any]) -> list[np.n
             raise ValueError(f"video {v}: expected uint8 RGB frames [N, H, W, 3], got {frames.dtype} {frames.shape}")
     out = [np.empty((max(len(f) - 1, 0),) + f.shape[1:3] + (2,), np.uint8) for f in videos]
     groups = _pair_groups(videos)
+    grays = [to_gray(f) if len(f) > 1 else f[..., 0] for f in videos]
     total = sum(len(pairs) for pairs in groups.values())
     params = dict(settings["tvl1"])
     bound = float(settings["bound"])
     backend = settings["backend"]
     with tqdm(total=total, desc=f"flow ({backend})", unit="pair", disable=total == 0) as bar:
         if backend == "opencv":
-            _run_opencv(videos, groups, out, params, bound, bar)
+            _run_opencv(grays, groups, out, params, bound, bar)
         elif backend == "torch":
             device = resolve_device(settings["device"])
             compiled = bool(settings.get("compile", True))
             log.info("TV-L1 on %s, %d pairs, %d per call", device, total, settings["batch_pairs"])
-            _run_torch(videos, groups, out, params, bound, int(settings["batch_pairs"]), device, compiled, bar)
+            _run_torch(grays, groups, out, params, bound, int(settings["batch_pairs"]), device, compiled, bar)
         else:
             raise ConfigError(f"flow.backend must be 'torch' or 'opencv', got {backend!r}")
     return out
 
 
-def _run_torch(videos, groups, out, params, bound, batch_pairs, device, compiled, bar) -> None:
+def _run_torch(grays, groups, out, params, bound, batch_pairs, device, compiled, bar) -> None:
     for pairs in groups.values():
         for start in range(0, len(pairs), batch_pairs):
             chunk = pairs[start:start + batch_pairs]
-            first = torch.from_numpy(np.stack([videos[v][i] for v, i in chunk])).to(device)
-            second = torch.from_numpy(np.stack([videos[v][i + 1] for v, i in chunk])).to(device)
-            flow = tvl1(rgb_to_gray(first), rgb_to_gray(second), compiled=compiled, **params)
+            first = torch.from_numpy(np.stack([grays[v][i] for v, i in chunk])).to(device).float()
+            second = torch.from_numpy(np.stack([grays[v][i + 1] for v, i in chunk])).to(device).float()
+            flow = tvl1(first, second, compiled=compiled, **params)
             q = quantise(flow, bound).permute(0, 2, 3, 1).cpu().numpy()
             for (v, i), image in zip(chunk, q):
                 out[v][i] = image
             bar.update(len(chunk))
 
 
-def _run_opencv(videos, groups, out, params, bound, bar) -> None:
+def _run_opencv(grays, groups, out, params, bound, bar) -> None:
     for pairs in groups.values():
         for v, i in pairs:
-            prev = cv2.cvtColor(videos[v][i], cv2.COLOR_RGB2GRAY)
-            nxt = cv2.cvtColor(videos[v][i + 1], cv2.COLOR_RGB2GRAY)
-            out[v][i] = quantise(torch.from_numpy(tvl1_opencv(prev, nxt, **params)), bound).numpy()
+            flow = tvl1_opencv(grays[v][i], grays[v][i + 1], **params)
+            out[v][i] = quantise(torch.from_numpy(flow), bound).numpy()
             bar.update(1)
