@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "workflow" / "Snakefile"
+SNAKEFILE = REPO / "workflow" / os.environ.get("TCLSTA_DEV_SNAKEFILE", "Snakefile")
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 # The smallest run that still exercises every stage: 4 classes x 3 videos, a few frames,
@@ -27,10 +27,10 @@ TINY = {
     "output_dir": "out",
     "device": "cpu",
     "dataset": {"format": "synthetic", "splits": [1]},
-    "synthetic": {"num_classes": 4, "train_per_class": 2, "test_per_class": 1,
+    "synthetic": {"num_classes": 4, "train_per_class": 2, "test_per_class": 1, "clips_per_group": 1,
                   "frames": 8, "height": 32, "width": 40},
     "extract": {"shard_size": 6, "skip_bad": True},
-    "flow": {"backend": "torch", "device": "cpu", "batch_pairs": 16,
+    "flow": {"backend": "torch", "device": "cpu", "batch_pairs": 16, "compile": False,
              "tvl1": {"nscales": 1, "warps": 1, "outer_iterations": 1, "inner_iterations": 3}},
     "model": {"depth": 18, "base_width": 4, "flow_stack": 2, "cam_channels": 8, "lstm_hidden": 8},
     "stream": {"streams": ["rgb", "flow"], "attentions": ["both"], "segments": 2, "crop_size": 16,
@@ -69,7 +69,9 @@ def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = Tru
     """
     prof = "none" if profile == "none" else str(REPO / "workflow" / "profiles" / profile)
     cmd = [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "--workflow-profile", prof, *args]
-    run_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # the rules call `tclsta`: the test interpreter's scripts folder goes first on PATH
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    run_env = {**os.environ, "PATH": path, **(env or {})}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=run_env)
     try:
         out, _ = proc.communicate(timeout=timeout)

@@ -7,16 +7,20 @@
 #   sudo tests/slurm/start_local_slurm.sh status   # exit 0 when the node answers and is usable
 #
 # Two partitions on the one node, named as in workflow/profiles/slurm: `cpu` (default) and `gpu`.
-# Knobs (environment): FAKE_GPUS (default: 1; device-less "gpu" GRES so
-# that GPU rules, which ask for --gpus=N, can be scheduled on a machine without GPUs), MIN_JOB_AGE
-# (default: 300 s; the profile polls job states with squeue, so finished jobs must stay visible).
+# Knobs (environment): FAKE_GPUS (default: 2; device-less "gpu" GRES so that GPU rules, which ask
+# for --gpus=N, can be scheduled on a machine without GPUs), NODE_CPUS / NODE_MEM_MB (default 8 /
+# 65536: the node claims the size of a typical compute node, SlurmdParameters=config_overrides, so
+# the profile's real requests fit even on a 2-core CI runner), MIN_JOB_AGE (default: 300 s; the
+# profile polls job states with squeue, so finished jobs must stay visible that long).
 #
 # No slurmdbd: the profile uses `slurm-status-command: squeue`. With Debian's slurm-client, sacct
 # exists but answers "accounting storage is disabled" and the executor plugin then drops jobs silently.
 # Verified on Debian 12 (slurm-wlm 22.05.8, munge 0.5.15) as root, 2 CPUs, no systemd.
 set -euo pipefail
 
-FAKE_GPUS=${FAKE_GPUS:-1}
+FAKE_GPUS=${FAKE_GPUS:-2}
+NODE_CPUS=${NODE_CPUS:-8}
+NODE_MEM_MB=${NODE_MEM_MB:-65536}
 MIN_JOB_AGE=${MIN_JOB_AGE:-300}
 RUN_DIR=/run/tclsta-slurm
 LOG_DIR=/var/log/tclsta-slurm
@@ -88,8 +92,6 @@ fi
 munge -n | unmunge >/dev/null
 
 # ---- slurm.conf (rewritten on every start) ----
-CPUS=$(nproc)
-MEM_MB=$(( $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 1024 ))  # slurmd rejects RealMemory > actual
 GRES_TYPES=""; NODE_GRES=""
 rm -f "$CONF_DIR/gres.conf" /dev/shm/tclsta-fakegpu*
 if (( FAKE_GPUS > 0 )); then
@@ -115,6 +117,7 @@ SlurmdLogFile=$LOG_DIR/slurmd.log
 SlurmctldDebug=info
 SlurmdSpoolDir=/var/spool/slurmd
 StateSaveLocation=/var/spool/slurmctld
+SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -126,7 +129,7 @@ SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
 KillWait=5
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB $NODE_GRES State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$NODE_MEM_MB $NODE_GRES State=UNKNOWN
 PartitionName=cpu Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=$NODE MaxTime=INFINITE State=UP
 EOF
@@ -149,5 +152,5 @@ if ! usable "$state"; then
   exit 1
 fi
 printf 'start_local_slurm: up in %.1f s: node %s, partitions cpu+gpu, %s CPUs, %s MB, %s GPU(s); log %s\n' \
-  "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$NODE" "$CPUS" "$MEM_MB" \
+  "$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" "$NODE" "$NODE_CPUS" "$NODE_MEM_MB" \
   "$FAKE_GPUS" "$LOG_DIR/slurmctld.log" >&2

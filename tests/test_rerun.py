@@ -1,0 +1,93 @@
+"""Rerun only what changed: run the tiny workflow once, change one setting per stage, and read
+from Snakemake's dry run exactly which rules would run again.
+
+Each rule's `params` carry exactly the config sections it reads, and Snakemake reruns a job whose
+params changed (compared by repr) and everything downstream of it; nothing upstream.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from snakemake_run import merge, planned_jobs, snakemake, write_config, TINY
+
+pytestmark = pytest.mark.slow
+
+# the DAG's rules from extraction on, in order
+STAGES = ["extract", "frame_index", "train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"]
+DOWNSTREAM_OF_EXTRACT = set(STAGES)
+N_STREAMS = len(TINY["stream"]["streams"]) * len(TINY["stream"]["attentions"])
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    """A working directory where the tiny workflow ran to the end."""
+    workdir = tmp_path_factory.mktemp("rerun")
+    write_config(workdir)
+    snakemake(workdir, "--cores", "2")
+    assert (workdir / "out" / "report" / "report.md").is_file()
+    return workdir
+
+
+def plan_with(workdir, name: str, overrides: dict):
+    """Dry run with TINY + overrides as the config file; {rule: jobs}, {rule: reasons}."""
+    variant = workdir / "variants" / name
+    config = write_config(variant, overrides)
+    return planned_jobs(workdir, "--configfile", str(config))
+
+
+def test_nothing_changed_nothing_runs(done):
+    counts, _ = plan_with(done, "same", {})
+    assert counts == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "expected"),
+    [
+        # extraction: frames and flow of every shard, and all that reads them
+        ("jpeg_quality", {"extract": {"jpeg_quality": 80}}, DOWNSTREAM_OF_EXTRACT),
+        ("flow_bound", {"flow": {"bound": 15}}, DOWNSTREAM_OF_EXTRACT),
+        # stream training: never extraction
+        ("stream_lr", {"stream": {"lr": 0.02}},
+         {"train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"}),
+        # feature dump: not the trained streams
+        ("feature_frames", {"features": {"frames": 2}},
+         {"dump_features", "train_cln", "solve_awl", "evaluate", "report"}),
+        # CLN: the streams' own AWL weights stay
+        ("cln_rounds", {"cln": {"rounds": 2}}, {"train_cln", "solve_awl", "evaluate", "report"}),
+        # LP: only the weights and what follows
+        ("awl_lambda", {"awl": {"lambda_": 0.01}}, {"solve_awl", "evaluate", "report"}),
+        # report: only the report
+        ("report_videos", {"report": {"attention_videos": 2}}, {"report"}),
+    ],
+)
+def test_one_setting_reruns_its_stage_and_what_follows(done, name, overrides, expected):
+    counts, reasons = plan_with(done, name, overrides)
+    assert set(counts) == expected, f"{name}: would rerun {dict(counts)}"
+    first = min(expected, key=STAGES.index)  # the stage that reads the setting: rerun for its params
+    assert any("params" in r.lower() for r in reasons[first]), reasons[first]
+
+
+def test_job_counts_of_partial_reruns(done):
+    """CLN settings rerun the CLN's AWL job only; the streams' AWL job (source=stream) stays."""
+    counts, _ = plan_with(done, "cln_rounds", {"cln": {"rounds": 2}})
+    assert counts["train_cln"] == 1 and counts["solve_awl"] == 1
+    counts, _ = plan_with(done, "awl_lambda", {"awl": {"lambda_": 0.01}})
+    assert counts["solve_awl"] == 2
+    counts, _ = plan_with(done, "stream_lr", {"stream": {"lr": 0.02}})
+    assert counts["train_stream"] == N_STREAMS and counts["dump_features"] == N_STREAMS
+
+
+def test_touch_does_not_rerun_but_new_content_does(done):
+    """Small inputs are compared by checksum: a newer mtime alone reruns nothing."""
+    index = done / "out" / "frames_index.csv"
+    index.touch()
+    counts, _ = plan_with(done, "touched", {})
+    assert counts == {}
+    original = index.read_text()
+    try:
+        index.write_text(original + "\n")
+        counts, _ = plan_with(done, "edited", {})
+        assert set(counts) == {"train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"}
+    finally:
+        index.write_text(original)
