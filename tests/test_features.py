@@ -24,7 +24,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("features")
     data = make_dataset(root, classes=3, train_per_class=3, test_per_class=2, frames=8, height=32, width=40)
     config = small_config(root, iterations={"rgb": 2, "flow": 2}, holdout_fraction=0.0, crop_size=64)
-    config["features"].update(frames=5, batch_size=12, dtype="float16")
+    config["features"].update(frames=5, batch_size=12, dtype="float16", num_workers=0)
     checkpoints = {}
     for stream, attention in (("flow", "both"), ("rgb", "none")):
         job = StreamJob(split=1, stream=stream, attention=attention, manifest=data["manifest"],

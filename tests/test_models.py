@@ -285,14 +285,16 @@ def test_stream_heads_and_shapes(attention, heads):
         assert torch.all(out.temporal_weights == 1 / 3)
     # Eq. 6: β_t = α_t · softmax(γ)_t.
     torch.testing.assert_close(out.attended(), out.features * out.temporal_weights.unsqueeze(-1))
-    # The loss is the weighted sum of the heads' cross-entropies (per-frame heads averaged over frames).
-    labels = torch.tensor([1, 3])
+    # The loss is the weighted sum of the heads' cross-entropies; per-frame heads use the mean of their
+    # frames' logits (segmental consensus).
+    labels = [1, 3]
     weights = {"frame": 1.0, "spatial": 0.5, "temporal": 2.0}
     expected = 0.0
     for head, logits in out.logits.items():
-        if logits.dim() == 3:
-            ce = np.mean([torch.nn.functional.cross_entropy(logits[:, t], labels).item() for t in range(3)])
-        else:
-            ce = torch.nn.functional.cross_entropy(logits, labels).item()
-        expected += weights[head] * ce
+        z = logits.detach().numpy()
+        z = z.mean(axis=1) if z.ndim == 3 else z
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        expected += weights[head] * -np.mean([log_p[b, labels[b]] for b in range(2)])
+        np.testing.assert_allclose(out.probabilities()[head].detach().numpy(), np.exp(log_p), rtol=1e-5)
+    labels = torch.tensor(labels)
     assert stream_loss(out, labels, weights).item() == pytest.approx(expected, rel=1e-6)

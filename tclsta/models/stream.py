@@ -34,13 +34,13 @@ class StreamOutput:
         """Eq. 6: β_t = α_t · softmax(γ)_t, shape (B, T, D)."""
         return self.features * self.temporal_weights.unsqueeze(-1).to(self.features.dtype)
 
+    def video_logits(self) -> dict[str, torch.Tensor]:
+        """Per-head video logits (B, C): per-frame heads take the mean over frames (TSN's segmental consensus)."""
+        return {head: logits.mean(dim=1) if logits.dim() == 3 else logits for head, logits in self.logits.items()}
+
     def probabilities(self) -> dict[str, torch.Tensor]:
-        """Per-head video class probabilities (B, C): per-frame heads average their frames' softmax."""
-        probs = {}
-        for head, logits in self.logits.items():
-            p = torch.softmax(logits.float(), dim=-1)
-            probs[head] = p.mean(dim=1) if p.dim() == 3 else p
-        return probs
+        """Per-head video class probabilities (B, C): softmax of :meth:`video_logits`."""
+        return {head: torch.softmax(logits.float(), dim=-1) for head, logits in self.video_logits().items()}
 
     def prediction(self) -> torch.Tensor:
         """The stream's video probabilities: mean over its heads (B, C)."""
@@ -113,11 +113,14 @@ class AttentionStream(nn.Module):
 
 
 def stream_loss(output: StreamOutput, labels: torch.Tensor, weights: dict[str, float]) -> torch.Tensor:
-    """Sum of the heads' cross-entropies, weighted by ``weights[head]`` (per-frame heads average over frames)."""
+    """Sum of the heads' cross-entropies on the video logits, weighted by ``weights[head]``.
+
+    The per-frame heads (frame, CAM) are scored on the mean of their frames' logits (TSN's
+    segmental consensus): a frame that shows nothing of the class is not forced to predict it.
+    """
     total = labels.new_zeros((), dtype=torch.float32)
-    for head, logits in output.logits.items():
-        target = labels.repeat_interleave(logits.shape[1]) if logits.dim() == 3 else labels
-        total = total + weights[head] * F.cross_entropy(logits.flatten(0, -2).float(), target)
+    for head, logits in output.video_logits().items():
+        total = total + weights[head] * F.cross_entropy(logits.float(), labels)
     return total
 
 
