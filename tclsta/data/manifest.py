@@ -47,6 +47,7 @@ class _RootIndex:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._by_lower: dict[str, str] | None = None
+        self._resolved: dict[str, str] = {}  # UCF101 lists each video in 3 splits: resolve it once
 
     def check_inside(self, listed: str, source: Path, line: int) -> PurePosixPath:
         """``listed`` as a relative path; raise if it is absolute or climbs out with ``..``."""
@@ -57,16 +58,20 @@ class _RootIndex:
 
     def resolve(self, listed: str, source: Path, line: int) -> str:
         """Return ``listed`` as a root-relative POSIX path of an existing file, or raise."""
+        if listed in self._resolved:
+            return self._resolved[listed]
         rel = self.check_inside(listed, source, line)
         where = f"{source}:{line}"
         candidate = (self.root / rel).resolve()
         if not candidate.is_relative_to(self.root):
             raise DatasetError(f"{where}: path {listed!r} resolves outside the dataset root {self.root}")
         if candidate.is_file():
-            return rel.as_posix()
-        match = self._lower_index().get(rel.as_posix().lower())
+            match = rel.as_posix()
+        else:
+            match = self._lower_index().get(rel.as_posix().lower())
         if match is None:
             raise DatasetError(f"{where}: listed video {listed!r} does not exist under {self.root}")
+        self._resolved[listed] = match
         return match
 
     def _lower_index(self) -> dict[str, str]:
