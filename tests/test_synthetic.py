@@ -71,6 +71,19 @@ def test_classes_are_colour_times_spin_with_equal_luma():
         syn.class_specs(5)
 
 
+def test_distractors_never_wear_an_actor_colour():
+    hsv = lambda rgb: cv2.cvtColor(np.float32([[rgb]]) / 255, cv2.COLOR_RGB2HSV)[0, 0, 0]  # noqa: E731
+    actor_hues = [hsv(syn.equal_luma_colour(h)) for h in (0.0, 120.0, 240.0)]
+    distractors = [d for label in range(6) for group in range(1, 9)
+                   for d in syn.sample_video(syn.video_seed(0, label, group, 1), syn.class_specs(6)[label],
+                                             settings()).distractors]
+    assert len(distractors) > 40 and {d.shape for d in distractors} == set(syn.DISTRACTOR_SHAPES)
+    for d in distractors:
+        gap = min(abs((hsv(d.colour) - hue + 180) % 360 - 180) for hue in actor_hues)
+        assert 35 <= gap <= 85  # the middle third between two actor hues (120° apart), up to rounding
+        assert syn.LUMA_WEIGHTS @ np.array(d.colour) == pytest.approx(syn.OBJECT_LUMA)
+
+
 def test_layout_matches_ucf101(small_dataset):
     root = small_dataset
     lists = root / "ucfTrainTestlist"
@@ -125,7 +138,7 @@ def test_actor_only_inside_its_window_and_colour_invisible_in_grey():
     green = dataclasses.replace(red, colour=tuple(syn.equal_luma_colour(120.0).tolist()))
     a, b = syn.render(red), syn.render(green)
     start, stop = red.window
-    assert stop - start == 11 and 0 <= start and stop <= 32
+    assert stop - start == 13 and 0 <= start and stop <= 32
     inside = np.zeros(32, bool)
     inside[start:stop] = True
     differs = np.abs(a.astype(int) - b).reshape(32, -1).max(axis=1) > 20

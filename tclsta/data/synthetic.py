@@ -15,18 +15,19 @@ Design (a fair miniature in which the paper's claims can be *tested*)
   (no blur, no trails); the cross's start angle is uniform over its 90° symmetry period and
   its speed is drawn the same way for both directions, so a single frame of a clockwise video
   has the same distribution as one of a counter-clockwise video. (Two frames of one video
-  8+ frames apart carry only a weak cue: angle steps of 77–153° alias modulo the 90°
+  8+ frames apart carry only a weak cue: angle steps of 72–125° alias modulo the 90°
   symmetry, and a frame CNN whose per-frame scores are averaged or attention-pooled cannot
   compare angles across frames.) Spinning shows in flow as a vortex: curl
   ``dv/dx − du/dy`` > 0 for clockwise, < 0 for counter-clockwise (image axes, y down).
 * **Clutter for spatial attention.** A static textured, coloured background (smooth colour
-  blobs + fine grain, luma ≈ 40–110) and 2–4 distractors (discs, squares, triangles) of random
-  hue — possibly an actor colour — at the actor's luma; they are static or drift at 1–3
-  px/frame, bouncing off the borders, and never spin. The actor covers ≈ 4 % of a 64×80 frame.
+  blobs + fine grain, luma ≈ 40–110) and 1–3 distractors (discs, squares, triangles) at the
+  actor's luma, coloured with hues from the middle thirds between the actor hues (colourful,
+  never an actor colour); they are static or drift at 1–3 px/frame, bouncing off the borders,
+  and never spin. The actor covers ≈ 5–6 % of the frame.
 * **A temporal sub-window for temporal attention.** The actor exists only during a random
-  window of ``action_fraction`` of the clip (default 35 %, 11 of 32 frames); outside it the
+  window of ``action_fraction`` of the clip (default 40 %, 13 of 32 frames); outside it the
   frames hold only background and distractors, which carry no class information.
-* **Moderate motion.** Cross arm tips move 1.5–3 px/frame; distractors 1–3 px/frame; plus
+* **Moderate motion.** Cross arm tips move 2–3.5 px/frame; distractors 1–3 px/frame; plus
   per-frame luma noise (σ = 2). Everything is random per video (positions, angle, speed,
   window, background, distractor count/shape/colour/motion), seeded by (seed, class, group, clip).
 
@@ -72,6 +73,9 @@ OBJECT_CHROMA = 0.4  # fraction of the fully saturated hue's deviation from its 
 NOISE_SIGMA = 2.0
 FIXED_POINT = 4  # cv2 drawing with 1/16 px precision
 DISTRACTOR_SHAPES = ("disc", "square", "triangle")
+ARM_FRACTION = 0.2  # cross arm length / min(height, width)
+TIP_SPEED = (2.0, 3.5)  # px/frame at the cross's arm tips
+BACKGROUND_CHROMA = 10.0  # std of the background's Cb and Cr
 
 
 @dataclass(frozen=True)
@@ -160,15 +164,16 @@ def video_path(class_name: str, group: int, clip: int) -> str:
 def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, Any]) -> VideoParams:
     """Draw the random parameters of one video of class ``spec``."""
     height, width, frames = settings["height"], settings["width"], settings["frames"]
-    arm = 0.14 * min(height, width)
+    arm = ARM_FRACTION * min(height, width)
     length = min(frames, max(2, round(settings["action_fraction"] * frames)))
     start = int(rng.integers(0, frames - length + 1))
     margin = arm + 1.0
     centre = (float(rng.uniform(margin, width - margin)), float(rng.uniform(margin, height - margin)))
-    omega = float(rng.uniform(1.5, 3.0)) / arm  # arm-tip speed 1.5–3 px/frame
+    omega = float(rng.uniform(*TIP_SPEED)) / arm
     angle0 = float(rng.uniform(0.0, math.pi / 2))
     low, high = settings["distractors"]
-    distractors = tuple(_sample_distractor(rng, arm, height, width)
+    actor_hues = sorted({s.hue for s in class_specs(settings["num_classes"])})
+    distractors = tuple(_sample_distractor(rng, arm, height, width, actor_hues)
                         for _ in range(int(rng.integers(low, high + 1))))
     return VideoParams(height=height, width=width, frames=frames,
                        colour=tuple(equal_luma_colour(spec.hue).tolist()), spin=spec.spin,
@@ -177,18 +182,27 @@ def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, 
                        scene_seed=int(rng.integers(0, 2**63)))
 
 
-def _sample_distractor(rng: np.random.Generator, arm: float, height: int, width: int) -> Distractor:
-    radius = float(rng.uniform(0.55, 0.85)) * arm
+def _sample_distractor(rng: np.random.Generator, arm: float, height: int, width: int,
+                       actor_hues: list[float]) -> Distractor:
+    """A distractor; its hue lies in the middle third between two neighbouring actor hues."""
+    radius = float(rng.uniform(0.45, 0.75)) * arm
     speed = 0.0 if rng.random() < 1 / 3 else float(rng.uniform(1.0, 3.0))
     heading = float(rng.uniform(0.0, 2 * math.pi))
     return Distractor(
         shape=DISTRACTOR_SHAPES[int(rng.integers(len(DISTRACTOR_SHAPES)))],
-        colour=tuple(equal_luma_colour(float(rng.uniform(0.0, 360.0))).tolist()),
+        colour=tuple(equal_luma_colour(_between(rng, actor_hues)).tolist()),
         radius=radius,
         start=(float(rng.uniform(radius, width - radius)), float(rng.uniform(radius, height - radius))),
         velocity=(speed * math.cos(heading), speed * math.sin(heading)),
         angle=float(rng.uniform(0.0, 2 * math.pi)),
     )
+
+
+def _between(rng: np.random.Generator, hues: list[float]) -> float:
+    """A random hue in the middle third of a gap between sorted ``hues`` (gaps weighted by size)."""
+    gaps = np.diff(hues + [hues[0] + 360.0])
+    gap = int(rng.choice(len(gaps), p=gaps / gaps.sum()))
+    return (hues[gap] + gaps[gap] * float(rng.uniform(1, 2)) / 3) % 360.0
 
 
 def _bounce(position: float, low: float, high: float) -> float:
@@ -244,7 +258,7 @@ def _background(params: VideoParams, rng: np.random.Generator) -> np.ndarray:
     smooth = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     smooth /= smooth.std(axis=(0, 1), keepdims=True) + 1e-6
     luma = 75.0 + 12.0 * smooth[..., 0] + 6.0 * rng.standard_normal((h, w)).astype(np.float32)
-    cb, cr = 22.0 * smooth[..., 1], 22.0 * smooth[..., 2]
+    cb, cr = BACKGROUND_CHROMA * smooth[..., 1], BACKGROUND_CHROMA * smooth[..., 2]
     rgb = np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], axis=-1)
     return np.clip(rgb, 0.0, 255.0)
 
