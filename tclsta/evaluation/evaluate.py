@@ -72,8 +72,8 @@ def _test_rows(cache: FeatureCache, scores: np.ndarray) -> RowScores:
     return RowScores([cache.video_ids[i] for i in test], np.asarray(cache.labels)[test], scores[test])
 
 
-def split_rows(out: str | Path, split: int, config: dict[str, Any]) -> dict[str, RowScores]:
-    """Every row's test scores for one split, read from the stage outputs below ``out``."""
+def split_rows(out: str | Path, split: int, config: dict[str, Any]) -> tuple[dict[str, RowScores], list[str]]:
+    """Every row's test scores for one split, read from the stage outputs below ``out``, and the class names."""
     streams, attentions = config["stream"]["streams"], config["stream"]["attentions"]
     cln_attention = config["cln"]["attention"]
     rows: dict[str, RowScores] = {}
@@ -94,7 +94,7 @@ def split_rows(out: str | Path, split: int, config: dict[str, Any]) -> dict[str,
             if attention == cln_attention:
                 rows.update(_fusion_rows(out, split, config, caches["rgb", attention], caches["flow", attention],
                                          pair))
-    return rows
+    return rows, list(cache.class_names)
 
 
 def _fusion_rows(out: str | Path, split: int, config: dict[str, Any], static: FeatureCache,
@@ -140,9 +140,7 @@ def evaluate(out: str | Path, config: dict[str, Any]) -> tuple[dict[str, Any], p
     predictions = []
     class_names: list[str] = []
     for split in splits:
-        rows = split_rows(out, split, config)
-        class_names = read_feature_cache(paths.feature_cache(
-            out, split, config["stream"]["streams"][0], config["stream"]["attentions"][0])).class_names
+        rows, class_names = split_rows(out, split, config)
         for name in order:
             row = rows[name]
             for metric, function in METRICS.items():
