@@ -1,9 +1,8 @@
 # Stage: static-motion collaborative model — CLN training and AWL weights per split.
-# Reads the feature caches of the CLN's attention mode (cln.attention); never the frames.
+# Reads the feature caches (FEATURES, streams.smk) of the CLN's attention mode (cln.attention); never the frames.
 import shlex
 
 
-FUSION_CACHE = f"{OUT}/features/split{{split}}/{{stream}}_{{attention}}.h5"
 CLN_CHECKPOINT = f"{OUT}/cln/split{{split}}/cln.pt"
 CLN_SCORES = f"{OUT}/cln/split{{split}}/scores.h5"
 AWL_WEIGHTS = f"{OUT}/awl/split{{split}}/{{source}}/weights.csv"
@@ -12,7 +11,7 @@ FUSION = TWO_STREAM and config["cln"]["attention"] in config["stream"]["attentio
 
 
 def cln_cache(stream):
-    return expand(FUSION_CACHE, stream=stream, attention=config["cln"]["attention"], allow_missing=True)[0]
+    return expand(FEATURES, stream=stream, attention=config["cln"]["attention"], allow_missing=True)[0]
 
 
 rule train_cln:

@@ -8,7 +8,7 @@ REPORT_DIR = f"{OUT}/report"
 
 def evaluation_inputs(wildcards):
     inputs = expand(
-        FUSION_CACHE, split=SPLITS, stream=config["stream"]["streams"], attention=config["stream"]["attentions"]
+        FEATURES, split=SPLITS, stream=config["stream"]["streams"], attention=config["stream"]["attentions"]
     )
     if FUSION:
         inputs += expand(CLN_SCORES, split=SPLITS)
