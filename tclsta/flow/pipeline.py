@@ -74,12 +74,16 @@ def flow_images(videos: list[np.ndarray], settings: dict[str, Any]) -> list[np.n
 
 def _run_torch(grays, groups, out, params, bound, batch_pairs, device, compiled, bar) -> None:
     for pairs in groups.values():
-        for start in range(0, len(pairs), batch_pairs):
-            chunk = pairs[start:start + batch_pairs]
-            first = torch.from_numpy(np.stack([grays[v][i] for v, i in chunk])).to(device).float()
-            second = torch.from_numpy(np.stack([grays[v][i + 1] for v, i in chunk])).to(device).float()
+        size = min(batch_pairs, len(pairs))
+        for start in range(0, len(pairs), size):
+            chunk = pairs[start:start + size]
+            # a short last chunk is padded with copies of its last pair: every call of a size
+            # group then has the same shape (one compiled kernel set); the copies are dropped
+            padded = chunk + chunk[-1:] * (size - len(chunk))
+            first = torch.from_numpy(np.stack([grays[v][i] for v, i in padded])).to(device).float()
+            second = torch.from_numpy(np.stack([grays[v][i + 1] for v, i in padded])).to(device).float()
             flow = tvl1(first, second, compiled=compiled, **params)
-            q = quantise(flow, bound).permute(0, 2, 3, 1).cpu().numpy()
+            q = quantise(flow[:len(chunk)], bound).permute(0, 2, 3, 1).cpu().numpy()
             for (v, i), image in zip(chunk, q):
                 out[v][i] = image
             bar.update(len(chunk))

@@ -223,29 +223,32 @@ def _inner_step(
     )
 
 
-_compiled_step = None
+# Shapes change per pyramid level; each (batch, level) shape is compiled once (static shapes
+# generate the fastest code and are cached on disk by torch), so allow that many variants.
+_RECOMPILE_LIMIT = 64
+_compiled: dict = {}
 
 
-def _step_function(compiled: bool):
-    """The iteration, fused by ``torch.compile`` (compiled once, for all shapes) when asked;
-    if compiling fails (no C++ compiler, no Triton), it logs why and runs uncompiled."""
-    global _compiled_step
+def _fused(fn, compiled: bool):
+    """``fn`` compiled by ``torch.compile`` when asked (once per process); if compiling fails
+    (no C++ compiler, no Triton) it logs why and ``fn`` runs uncompiled from then on."""
     if not compiled:
-        return _inner_step
-    if _compiled_step is None:
-        fused = torch.compile(_inner_step, dynamic=True)
+        return fn
+    if fn not in _compiled:
+        config = torch._dynamo.config
+        config.recompile_limit = max(config.recompile_limit, _RECOMPILE_LIMIT)
+        fused = torch.compile(fn, dynamic=False)
 
-        def step(*args):
-            global _compiled_step
+        def run(*args):
             try:
                 return fused(*args)
             except Exception as err:  # torch.compile raises backend-specific error types
                 log.warning("torch.compile failed (%s); TV-L1 runs uncompiled", err)
-                _compiled_step = _inner_step
-                return _inner_step(*args)
+                _compiled[fn] = fn
+                return fn(*args)
 
-        _compiled_step = step
-    return _compiled_step
+        _compiled[fn] = run
+    return _compiled[fn]
 
 
 def _one_scale(
@@ -257,13 +260,14 @@ def _one_scale(
     b, c, h, w = u.shape
     scaled_eps = epsilon * epsilon * h * w
     l_t, taut = lambda_ * theta, tau / theta
-    step = _step_function(compiled)
+    step = _fused(_inner_step, compiled)
+    warp = _fused(warp_bicubic, compiled)
     grads = centered_gradient(i1)
     stack = torch.cat((i1[:, None], grads), 1)
     px = torch.zeros_like(u)
     py = torch.zeros_like(u)
     for _ in range(warps):
-        warped = warp_bicubic(stack, u[:, :2])
+        warped = warp(stack, u[:, :2].contiguous())
         i1w, ix, iy = warped[:, 0:1], warped[:, 1:2], warped[:, 2:3]
         grad = ix * ix + iy * iy
         rho_c = i1w - ix * u[:, 0:1] - iy * u[:, 1:2] - i0[:, None]

@@ -1,0 +1,149 @@
+"""The extraction stage with optical flow: flow JPEGs next to the frames, a one-frame video,
+a corrupt video, and resuming after a real SIGKILL."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from tclsta.config import validate
+from tclsta.data import layout
+from tclsta.errors import VideoDecodeError
+from tclsta.data.video import decode_video
+from tclsta.extraction import extract_shard
+from tclsta.flow import read_flow
+from tclsta.flow.pipeline import flow_images
+
+QUICK = {"nscales": 3, "warps": 2, "outer_iterations": 2, "inner_iterations": 15}
+
+
+def write_panning_video(path: Path, frames: int, size: tuple[int, int] = (48, 36), seed: int = 0) -> None:
+    """A real MJPG video of a smooth colour texture moving by (−1.5, +0.5) px per frame."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.uniform(0, 255, (height + 40, width + 40, 3)).astype(np.float32), (0, 0), 2.5)
+    big = ((big - big.min()) / (big.max() - big.min()) * 255).astype(np.float32)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
+    assert writer.isOpened()
+    for i in range(frames):
+        m = np.float32([[1, 0, 20 + 1.5 * i], [0, 1, 20 - 0.5 * i]])
+        frame = cv2.warpAffine(big, m, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+        writer.write(frame.round().astype(np.uint8))
+    writer.release()
+
+
+def manifest_for(root: Path, names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "video_id": names, "path": [f"A/{n}.avi" for n in names], "label": 0, "class_name": "A",
+        "group": [str(i) for i in range(len(names))], "split1": "train",
+    })
+
+
+def settings(tvl1: dict | None = None, **extract: object) -> tuple[dict, dict]:
+    config = validate({"extract": extract, "flow": {"device": "cpu", "compile": False, "tvl1": tvl1 or QUICK}})
+    return config["extract"], config["flow"]
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    (root / "A").mkdir(parents=True)
+    write_panning_video(root / "A" / "four.avi", 4, seed=0)
+    write_panning_video(root / "A" / "one.avi", 1, seed=1)
+    (root / "A" / "corrupt.avi").write_bytes(b"RIFF\x00\x00\x00\x00AVI garbage" * 20)
+    return root
+
+
+def test_flow_jpegs_next_to_frames_and_one_frame_video(tmp_path: Path, dataset: Path, caplog) -> None:
+    extract, flow = settings()
+    frames = tmp_path / "frames"
+    with caplog.at_level(logging.WARNING):
+        table = extract_shard(manifest_for(dataset, ["four", "one"]), dataset, frames, extract, flow, tmp_path / "s.tsv")
+    assert table[["n_frames", "n_flow", "status"]].values.tolist() == [[4, 3, "ok"], [1, 0, "ok"]]
+    four = frames / "four"
+    expected = {layout.rgb_name(i) for i in range(1, 5)} | {n for i in range(1, 4) for n in layout.flow_names(i)}
+    assert {p.name for p in four.iterdir()} == expected | {layout.META_NAME}
+    # a one-frame video: its frame, no flow, a clear warning, still usable for the RGB stream
+    assert {p.name for p in (frames / "one").iterdir()} == {layout.rgb_name(1), layout.META_NAME}
+    assert "one: only one frame, so no optical flow" in caplog.text
+    # the JPEGs hold the flow of the decoded frames, up to the quantisation + JPEG floor
+    direct = flow_images([decode_video(dataset / "A" / "four.avi")], flow)[0]
+    for i in range(1, 4):
+        back = read_flow(four, i, flow["bound"])
+        assert back.shape == (36, 48, 2)
+        step = 2 * flow["bound"] / 255
+        assert np.abs(back - (direct[i - 1] * step - flow["bound"])).mean() < step
+
+
+def test_corrupt_video_with_flow(tmp_path: Path, dataset: Path) -> None:
+    frames = tmp_path / "frames"
+    rows = manifest_for(dataset, ["four", "corrupt", "one"])
+    extract, flow = settings(skip_bad=True)
+    table = extract_shard(rows, dataset, frames, extract, flow, tmp_path / "s.tsv")
+    assert table["status"].tolist() == ["ok", "bad", "ok"] and "corrupt.avi" in table["error"].iloc[1]
+    assert not (frames / "corrupt").exists()
+    extract, flow = settings(skip_bad=False)
+    rows = manifest_for(dataset, ["four", "corrupt"])
+    with pytest.raises(VideoDecodeError, match="corrupt.avi"):
+        extract_shard(rows, dataset, tmp_path / "frames2", extract, flow, tmp_path / "s2.tsv")
+    # the video decoded before the failure was finished, flow included
+    assert layout.read_meta(tmp_path / "frames2" / "four")["n_flow"] == 3
+
+
+SLOW = {"nscales": 1, "warps": 1, "outer_iterations": 5, "epsilon": 1e-9}  # every iteration runs: ~1 s per video
+KILLED_JOB = f"""
+import sys, pandas as pd
+from tclsta.config import validate
+from tclsta.extraction import extract_shard
+root, frames, manifest = sys.argv[1:4]
+config = validate({{"flow": {{"device": "cpu", "compile": False, "batch_pairs": 1, "tvl1": {SLOW!r}}}}})
+extract_shard(pd.read_csv(manifest), root, frames, config["extract"], config["flow"], frames + "/shard.tsv")
+"""
+
+
+def test_resume_after_a_killed_extraction(tmp_path: Path, dataset: Path) -> None:
+    """SIGKILL a real extraction while it computes the second video's flow, then run it again."""
+    for seed, name in enumerate(("a", "b", "c")):
+        write_panning_video(dataset / "A" / f"{name}.avi", 5, seed=seed)  # 4 pairs: one flow call per video
+    rows = manifest_for(dataset, ["a", "b", "c"])
+    rows.to_csv(tmp_path / "manifest.csv", index=False)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    job = subprocess.Popen([sys.executable, "-c", KILLED_JOB, str(dataset), str(frames), str(tmp_path / "manifest.csv")])
+    try:
+        deadline = time.time() + 120
+        while layout.read_meta(frames / "a") is None and job.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        job.send_signal(signal.SIGKILL)
+    finally:
+        job.wait()
+    assert job.returncode == -signal.SIGKILL, "the job finished before it could be killed"
+    assert layout.read_meta(frames / "a")["n_flow"] == 4
+    # the video being computed left nothing that looks complete, nor did the shard table
+    assert layout.read_meta(frames / "b") is None and not (frames / "shard.tsv").exists()
+    done = (frames / "a" / layout.flow_names(4)[1]).stat().st_mtime_ns
+    # rerun with the same settings: the complete video is skipped, the others are made
+    config = validate({"flow": {"device": "cpu", "compile": False, "batch_pairs": 1, "tvl1": SLOW}})
+    table = extract_shard(rows, dataset, frames, config["extract"], config["flow"], tmp_path / "s.tsv")
+    assert table["n_flow"].tolist() == [4, 4, 4] and table["status"].tolist() == ["ok"] * 3
+    assert (frames / "a" / layout.flow_names(4)[1]).stat().st_mtime_ns == done
+    assert not list(frames.glob(".*.tmp"))
+
+
+def test_rgb_only_folder_is_redone_when_flow_is_enabled(tmp_path: Path, dataset: Path) -> None:
+    rows = manifest_for(dataset, ["four"])
+    rgb = validate({"flow": {"enabled": False}})
+    extract_shard(rows, dataset, tmp_path / "frames", rgb["extract"], rgb["flow"], tmp_path / "s.tsv")
+    assert layout.read_meta(tmp_path / "frames" / "four")["n_flow"] == 0
+    extract, flow = settings()
+    extract_shard(rows, dataset, tmp_path / "frames", extract, flow, tmp_path / "s.tsv")
+    assert layout.read_meta(tmp_path / "frames" / "four")["n_flow"] == 3
