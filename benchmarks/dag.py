@@ -54,11 +54,11 @@ def write_ucf101_placeholder(root: Path) -> int:
     return count
 
 
-def plan(workdir: Path, config: dict) -> tuple[float, int]:
+def plan(snakefile: Path, workdir: Path, config: dict) -> tuple[float, int]:
     """Seconds for `snakemake -n -q`, and the number of jobs planned (read from a second dry run
     that prints the job stats: `-q` alone hides them)."""
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(workdir),
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
            "--workflow-profile", "none", "--cores", "8", "-n", "-q"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -77,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="dry runs per setting (median reported)")
     parser.add_argument("--shard-size", type=int, default=100, help="videos per extraction job")
+    parser.add_argument("--snakefile", type=Path, default=REPO / "workflow" / "Snakefile")
     args = parser.parse_args()
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     with tempfile.TemporaryDirectory(prefix="tclsta-dag-") as tmp:
@@ -95,7 +96,7 @@ def main() -> None:
             workdir.mkdir()
             times, jobs = [], 0
             for _ in range(args.repeat):
-                seconds, jobs = plan(workdir, config)
+                seconds, jobs = plan(args.snakefile, workdir, config)
                 times.append(seconds)
             rows.append((label, jobs, statistics.median(times)))
             print(f"{label:<28} {jobs:>6} {statistics.median(times):>19.2f} "

@@ -10,15 +10,18 @@ from __future__ import annotations
 import copy
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "workflow" / os.environ.get("TCLSTA_DEV_SNAKEFILE", "Snakefile")
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 # The smallest run that still exercises every stage: 4 classes x 3 videos, a few frames,
@@ -61,32 +64,73 @@ def write_config(workdir: Path, overrides: dict | None = None) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = True,
-              profile: str = "none", env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `snakemake` on the real Snakefile in `workdir`; SIGINT (not SIGTERM) on timeout.
+def start_snakemake(workdir: Path, *args: str, profile: str = "none", env: dict | None = None) -> subprocess.Popen:
+    """Start `snakemake` on the real Snakefile in `workdir`, in its own session (process group).
 
     `profile` is the workflow profile: "none" (plain command line), or a folder under workflow/profiles.
+    Its output (stdout + stderr) goes to a file (a pipe left unread could fill up and block it): read
+    it with `output(proc)`.
     """
     prof = "none" if profile == "none" else str(REPO / "workflow" / "profiles" / profile)
     cmd = [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "--workflow-profile", prof, *args]
     # the rules call `tclsta`: the test interpreter's scripts folder goes first on PATH
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     run_env = {**os.environ, "PATH": path, **(env or {})}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=run_env)
+    log = tempfile.NamedTemporaryFile("w+", prefix="snakemake-", suffix=".log", dir=workdir, delete=False)
+    with log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=run_env, cwd=REPO,
+                                start_new_session=True)
+    proc.log_path = Path(log.name)
+    return proc
+
+
+def output(proc: subprocess.Popen) -> str:
+    """What a started Snakemake has printed so far."""
+    return proc.log_path.read_text(errors="replace")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGINT (Snakemake cancels its jobs; SIGTERM would wait for them), SIGKILL after 60 s."""
+    proc.send_signal(signal.SIGINT)
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        proc.send_signal(2)  # SIGINT: Snakemake cancels its jobs; SIGTERM would wait for them
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        raise AssertionError(f"snakemake {' '.join(args)} timed out after {timeout} s:\n{out[-6000:]}")
-    result = subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """Wait for a started Snakemake; stop it and fail if it takes longer than `timeout` seconds."""
+    what = " ".join(proc.args[4:])
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        raise AssertionError(f"{what} timed out after {timeout} s:\n{output(proc)[-6000:]}")
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, output(proc), "")
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{out[-6000:]}")
+        raise AssertionError(f"{what} failed ({proc.returncode}):\n{result.stdout[-6000:]}")
     return result
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = True, profile: str = "none",
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `snakemake` on the real Snakefile in `workdir` to the end (see start_snakemake)."""
+    return finish(start_snakemake(workdir, *args, profile=profile, env=env), timeout=timeout, check=check)
+
+
+def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 300):
+    """Poll `condition()` until it returns something truthy; fail if `proc` ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before {what}:\n{output(proc)[-4000:]}")
+        time.sleep(0.05)
+    stop(proc)
+    raise AssertionError(f"timed out waiting for {what}:\n{output(proc)[-4000:]}")
 
 
 _JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")

@@ -12,42 +12,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from snakemake_run import REPO, SNAKEFILE, SNAKEMAKE, planned_jobs, snakemake, write_config
+from snakemake_run import output, planned_jobs, snakemake, start_snakemake, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
 # more optimiser steps than the other tiny runs, so that there is a training job to kill
 FAULT_CONFIG = {"stream": {"iterations": {"rgb": 40, "flow": 40}, "checkpoint_every": 1}}
-
-
-def start(workdir: Path, *args: str) -> subprocess.Popen:
-    """Snakemake in its own session (process group), so the whole tree can be killed at once."""
-    env = {**os.environ, "PATH": f"{Path(SNAKEMAKE[0]).parent}{os.pathsep}{os.environ['PATH']}"}
-    cmd = [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "--workflow-profile", "none",
-           "--cores", "2", *args]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True, cwd=REPO)
-
-
-def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 300):
-    """Poll `condition()` until it returns something truthy; fail if `proc` ends first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended before {what}:\n{proc.stdout.read()[-4000:]}")
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pid_running(needle: str, workdir: Path) -> int | None:
@@ -81,7 +56,7 @@ def faults(tmp_path_factory):
     seen["bad_video"] = bad
 
     # 2. the node dies during extraction: SIGKILL to Snakemake and its jobs at once
-    proc = start(workdir)
+    proc = start_snakemake(workdir, "--cores", "2")
     wait_for(lambda: list((out / "frames").glob("*/img_*.jpg")), proc, "the first extracted frame")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -91,13 +66,13 @@ def faults(tmp_path_factory):
     seen["plan_after_kill"], _ = planned_jobs(workdir)
 
     # 3. the rerun finishes extraction; its first training job is SIGKILLed by "the OOM killer"
-    proc = start(workdir, "--rerun-incomplete")
+    proc = start_snakemake(workdir, "--cores", "2", "--rerun-incomplete")
     resume = wait_for(lambda: next((out / "streams").glob("split1/*.resume.pt"), None) if
                       (out / "streams").exists() else None, proc, "a training resume file")
     job_pid = wait_for(lambda: pid_running("train-stream", workdir), proc, "the train-stream process")
     os.kill(job_pid, signal.SIGKILL)
     seen["killed_job_rc"] = proc.wait(timeout=300)
-    seen["killed_job_log"] = proc.stdout.read()
+    seen["killed_job_log"] = output(proc)
     seen["resume_file"] = resume
     seen["final_ckpt_after_kill"] = resume.with_name(resume.name.replace(".resume.pt", ".pt")).exists()
     seen["plan_after_job_kill"], _ = planned_jobs(workdir)
