@@ -9,7 +9,7 @@ import torch
 from tclsta.config import validate
 from tclsta.data.frames_dataset import FramesDataset, TrainBatches, records, split_videos
 from tclsta.data.sampling import evenly_spaced_positions, segment_positions, stack_indices
-from tclsta.data.transforms import crop_resize, flip, multiscale_box, normalise, eval_transform
+from tclsta.data.transforms import crop_resize, eval_transform, flip, multiscale_box, normalise, train_transform
 from tclsta.training.checkpoint import load_final, resume_path
 from tclsta.training.trainer import StreamJob, holdout, train_stream
 
@@ -56,6 +56,19 @@ def test_flipped_flow_stack_has_negated_x():
     # RGB flips only mirror.
     rgb = rng.integers(0, 256, size=(1, 4, 5, 3), dtype=np.uint8)
     assert np.array_equal(flip(rgb, flow=False), rgb[:, :, ::-1])
+
+
+def test_training_flips_only_when_allowed():
+    clip = np.random.default_rng(1).integers(0, 256, size=(2, 8, 8, 4), dtype=np.uint8)
+    plain = normalise(crop_resize(clip, (0, 0, 8, 8), 8), flow=True)
+    mirrored = normalise(crop_resize(flip(clip, flow=True), (0, 0, 8, 8), 8), flow=True)
+    seen = set()
+    for seed in range(20):
+        kept = train_transform(clip, flow=True, size=8, scales=[1.0], rng=np.random.default_rng(seed), mirror=False)
+        assert torch.equal(kept, plain)
+        out = train_transform(clip, flow=True, size=8, scales=[1.0], rng=np.random.default_rng(seed))
+        seen.add("plain" if torch.equal(out, plain) else "mirrored" if torch.equal(out, mirrored) else "other")
+    assert seen == {"plain", "mirrored"}
 
 
 def test_crops():

@@ -59,7 +59,7 @@ class FramesDataset(Dataset):
     """Sampled frames (RGB) or L-stacks of flow fields of each video, transformed to a tensor.
 
     Training items are addressed by ``(video, seed)`` pairs (see :class:`TrainBatches`):
-    TSN segment sampling, multi-scale crop and flip all draw from ``seed``, so a run is
+    TSN segment sampling, multi-scale crop and flip (unless ``flip=False``) all draw from ``seed``, so a run is
     reproducible whatever the number of workers. Test items are addressed by the video
     number: ``segments`` evenly spaced positions and a centre crop. An item is
     ``(clip (T, C, S, S), label, positions (T,))``; positions are 1-based frame numbers
@@ -76,6 +76,7 @@ class FramesDataset(Dataset):
         crop_size: int,
         flow_stack: int = 10,
         scales: Sequence[float] = (1.0,),
+        flip: bool = True,
         train: bool = False,
     ) -> None:
         self.root = Path(frames_root)
@@ -85,6 +86,7 @@ class FramesDataset(Dataset):
         self.segments = segments
         self.crop_size = crop_size
         self.scales = tuple(scales)
+        self.flip = flip
         self.train = train
 
     def __len__(self) -> int:
@@ -128,7 +130,7 @@ class FramesDataset(Dataset):
             video = self.videos[int(index)]
             positions = segment_positions(self._count(video), self.segments, rng, self.length)
             clip = train_transform(self.load(video, positions), flow=self.flow, size=self.crop_size,
-                                   scales=self.scales, rng=rng)
+                                   scales=self.scales, rng=rng, mirror=self.flip)
         else:
             video = self.videos[int(item)]
             positions = evenly_spaced_positions(self._count(video), self.segments, self.length)

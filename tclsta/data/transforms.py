@@ -68,9 +68,13 @@ def normalise(x: torch.Tensor, flow: bool) -> torch.Tensor:
 
 
 def train_transform(clip: np.ndarray, *, flow: bool, size: int, scales: Sequence[float],
-                    rng: np.random.Generator) -> torch.Tensor:
-    """Multi-scale crop, random flip (p = 0.5), resize, normalise: (T, H, W, C) uint8 → (T, C, size, size)."""
-    if rng.random() < 0.5:
+                    rng: np.random.Generator, mirror: bool = True) -> torch.Tensor:
+    """Multi-scale crop, random flip (p = 0.5 if ``mirror``), resize, normalise: (T, H, W, C) uint8 → (T, C, size, size).
+
+    ``mirror=False`` is for classes that a mirror image changes (e.g. clockwise vs
+    counter-clockwise motion): a flipped clockwise spin is a counter-clockwise one.
+    """
+    if rng.random() < 0.5 and mirror:
         clip = flip(clip, flow)
     box = multiscale_box(clip.shape[1], clip.shape[2], scales, rng)
     return normalise(crop_resize(clip, box, size), flow)

@@ -112,7 +112,7 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
 
     common = dict(stream=job.stream, crop_size=scfg["crop_size"], flow_stack=mcfg["flow_stack"])
     train_set = FramesDataset(job.frames_root, records(fit), segments=scfg["segments"], scales=scfg["scales"],
-                              train=True, **common)
+                              flip=scfg["flip"], train=True, **common)
     val_loader = DataLoader(FramesDataset(job.frames_root, records(val), segments=scfg["segments"], **common),
                             batch_size=scfg["batch_size"], num_workers=scfg["num_workers"])
     loader = DataLoader(train_set, batch_sampler=TrainBatches(len(train_set), scfg["batch_size"], seed, start, total),
