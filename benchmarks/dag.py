@@ -12,6 +12,8 @@ Target: < 5 s and a job count in the low hundreds for the sharded DAG.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,22 +56,31 @@ def write_ucf101_placeholder(root: Path) -> int:
     return count
 
 
-def plan(snakefile: Path, workdir: Path, config: dict) -> tuple[float, int]:
-    """Seconds for `snakemake -n -q`, and the number of jobs planned (read from a second dry run
-    that prints the job stats: `-q` alone hides them)."""
+def children_cpu() -> float:
+    """User + system CPU seconds of finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def plan(snakefile: Path, workdir: Path, config: dict) -> tuple[float, float, int]:
+    """Wall and CPU seconds for `snakemake -n -q`, and the number of jobs planned (read from a second
+    dry run that prints the job stats: `-q` alone hides them). CPU time (user + sys) is what the dry
+    run costs on an idle machine; wall time also counts waiting for a busy CPU."""
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
            "--workflow-profile", "none", "--cores", "8", "-n", "-q"]
+    cpu_before = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    cpu = children_cpu() - cpu_before
     if proc.returncode == 0:
         proc = subprocess.run([*cmd, "host", "rules"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"dry run failed:\n{proc.stdout}\n{proc.stderr}")
     for line in proc.stdout.splitlines():
         if line.startswith("total"):
-            return seconds, int(line.split()[1])
+            return seconds, cpu, int(line.split()[1])
     raise SystemExit(f"no job count in the dry run's output:\n{proc.stdout}")
 
 
@@ -86,7 +97,8 @@ def main() -> None:
         n = write_ucf101_placeholder(root)
         print(f"placeholder UCF101: {n} videos, {N_CLASSES} classes, 3 splits "
               f"({time.perf_counter() - start:.1f} s to write)")
-        print(f"{'setting':<28} {'jobs':>6} {'dry run (median s)':>19} {'runs':>28}")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"{'setting':<24} {'jobs':>6} {'wall s (median)':>16} {'CPU s (median)':>15}  wall s of each run")
         rows = []
         for label, shard in ((f"sharded ({args.shard_size}/job)", args.shard_size), ("one job per video", 1)):
             config = {**base, "output_dir": str(Path(tmp) / "out"),
@@ -94,13 +106,14 @@ def main() -> None:
                       "extract": {**base.get("extract", {}), "shard_size": shard}}
             workdir = Path(tmp) / f"wd{shard}"
             workdir.mkdir()
-            times, jobs = [], 0
+            times, cpus, jobs = [], [], 0
             for _ in range(args.repeat):
-                seconds, jobs = plan(args.snakefile, workdir, config)
+                seconds, cpu, jobs = plan(args.snakefile, workdir, config)
                 times.append(seconds)
+                cpus.append(cpu)
             rows.append((label, jobs, statistics.median(times)))
-            print(f"{label:<28} {jobs:>6} {statistics.median(times):>19.2f} "
-                  f"{' '.join(f'{t:.2f}' for t in times):>28}")
+            print(f"{label:<24} {jobs:>6} {statistics.median(times):>16.2f} {statistics.median(cpus):>15.2f}  "
+                  f"{' '.join(f'{t:.2f}' for t in times)}")
         (_, jobs_s, t_s), (_, jobs_v, t_v) = rows
         print(f"sharding: {jobs_v / jobs_s:.0f}x fewer jobs, dry run {t_v / t_s:.1f}x faster")
 
