@@ -9,7 +9,7 @@ agreement (mean end-point difference) between ours and OpenCV. Speed is pairs/s 
 smooth + layered pairs with the same thread count for both (``--threads``, default 2);
 CUDA is measured too when a GPU is present.
 
-    python benchmarks/flow.py [--pairs 8] [--threads 2] [--batch 16] [--quick]
+    python benchmarks/flow.py [--pairs 6] [--threads 2] [--batch 8] [--quick]
 
 Targets (issue 3): CPU, 2 cores: ≥ 4× OpenCV's pairs/s with EPE no worse; GPU: ≥ 1,000 pairs/s.
 """
@@ -157,7 +157,7 @@ def run_opencv(pairs: list, **params) -> tuple[list[np.ndarray], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=8, help="pairs per set (default 8)")
+    parser.add_argument("--pairs", type=int, default=6, help="pairs per set (default 6)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for both (default 2)")
     parser.add_argument("--batch", type=int, default=8, help="pairs per call of our TV-L1 on CPU")
     parser.add_argument("--cuda-batch", type=int, default=128, help="pairs per call on CUDA")

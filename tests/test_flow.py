@@ -83,6 +83,16 @@ def test_batch_equals_single_pairs() -> None:
     torch.testing.assert_close(batch, single, rtol=0, atol=1e-5)
 
 
+def test_compiled_matches_eager() -> None:
+    # one level keeps torch.compile's work (and this test) short: two kernels for one shape
+    pairs = [textured_pair(24, 32, dx, dy, seed) for seed, (dx, dy) in enumerate([(0.8, -0.4), (-0.5, 0.9)])]
+    prev, nxt = as_batch([p[0] for p in pairs]), as_batch([p[1] for p in pairs])
+    params = {"nscales": 1, "warps": 2, "outer_iterations": 2, "inner_iterations": 10}
+    eager = tvl1(prev, nxt, **params)
+    fused = tvl1(prev, nxt, compiled=True, **params)
+    torch.testing.assert_close(fused, eager, rtol=0, atol=1e-3)
+
+
 def test_auto_nscales() -> None:
     assert resolve_nscales(5, 256, 340, 0.8) == 5
     n = resolve_nscales("auto", 256, 340, 0.8)
