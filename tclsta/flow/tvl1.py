@@ -40,7 +40,7 @@ def resolve_nscales(nscales: int | str, height: int, width: int, scale_step: flo
 
     OpenCV's default of 5 levels at step 0.8 shrinks a 256-pixel side only to 105 pixels, so
     motions beyond ~10 px are never seen at a scale where they are small; "auto" gives 11
-    levels for 340×256 (coarsest 37×28), where a 30-pixel motion is ~3 pixels.
+    levels for 340×256 (coarsest 37×27), where a 30-pixel motion is ~3 pixels.
     """
     if nscales == "auto":
         short = min(height, width)
@@ -240,6 +240,8 @@ def _fused(fn, compiled: bool):
         fused = torch.compile(fn, dynamic=False)
 
         def run(*args):
+            if _compiled[fn] is fn:  # compiling failed before
+                return fn(*args)
             try:
                 return fused(*args)
             except Exception as err:  # torch.compile raises backend-specific error types
