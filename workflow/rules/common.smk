@@ -1,6 +1,7 @@
 # Config validation, output paths and input functions shared by every stage.
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -78,3 +79,51 @@ def shard_ids():
     """Extraction shard numbers: `extract.shard_size` videos per job."""
     size = config["extract"]["shard_size"]
     return list(range((video_count() + size - 1) // size))
+
+
+# Input functions and params of the stage files (rules/*.smk). They live here because
+# `snakemake --lint` wants rules and functions in separate files; the path constants they use
+# are defined in the stage files and looked up when the functions are called.
+
+
+def dataset_inputs(wildcards):
+    """The synthetic dataset is made by a rule; real datasets are read where they are."""
+    if config["dataset"]["format"] == "synthetic":
+        return [dataset_root()]
+    return []
+
+
+def stream_cfg():
+    """Config a stream's training depends on: which streams/attentions exist only shapes the DAG."""
+    stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions")}
+    return json.dumps({"seed": config["seed"], "device": config["device"], "model": config["model"],
+                       "stream": stream}, sort_keys=True)
+
+
+def cln_cache(stream):
+    return expand(FEATURES, stream=stream, attention=config["cln"]["attention"], allow_missing=True)[0]
+
+
+def awl_inputs(wildcards):
+    if wildcards.source == "cln":
+        return {"scores": CLN_SCORES.format(split=wildcards.split)}
+    return {
+        "static": cln_cache("rgb").format(split=wildcards.split),
+        "motion": cln_cache("flow").format(split=wildcards.split),
+    }
+
+
+def awl_arguments(wildcards, input):
+    if wildcards.source == "cln":
+        return f"--scores {shlex.quote(input.scores)}"
+    return f"--static {shlex.quote(input.static)} --motion {shlex.quote(input.motion)}"
+
+
+def evaluation_inputs(wildcards):
+    inputs = expand(
+        FEATURES, split=SPLITS, stream=config["stream"]["streams"], attention=config["stream"]["attentions"]
+    )
+    if FUSION:
+        inputs += expand(CLN_SCORES, split=SPLITS)
+        inputs += expand(AWL_WEIGHTS, split=SPLITS, source=["stream", "cln"])
+    return inputs

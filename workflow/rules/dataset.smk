@@ -1,13 +1,6 @@
 # Stage: the dataset — the synthetic miniature (synthetic format only) and the manifest.
 
 
-def dataset_inputs(wildcards):
-    """The synthetic dataset is made by a rule; real datasets are read where they are."""
-    if config["dataset"]["format"] == "synthetic":
-        return [dataset_root()]
-    return []
-
-
 if config["dataset"]["format"] == "synthetic":
 
     rule synthesize:

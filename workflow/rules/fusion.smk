@@ -1,6 +1,5 @@
 # Stage: static-motion collaborative model — CLN training and AWL weights per split.
 # Reads the feature caches (FEATURES, streams.smk) of the CLN's attention mode (cln.attention); never the frames.
-import shlex
 
 
 CLN_CHECKPOINT = f"{OUT}/cln/split{{split}}/cln.pt"
@@ -8,10 +7,6 @@ CLN_SCORES = f"{OUT}/cln/split{{split}}/scores.h5"
 AWL_WEIGHTS = f"{OUT}/awl/split{{split}}/{{source}}/weights.csv"
 TWO_STREAM = {"rgb", "flow"} <= set(config["stream"]["streams"])
 FUSION = TWO_STREAM and config["cln"]["attention"] in config["stream"]["attentions"]
-
-
-def cln_cache(stream):
-    return expand(FEATURES, stream=stream, attention=config["cln"]["attention"], allow_missing=True)[0]
 
 
 rule train_cln:
@@ -41,21 +36,6 @@ rule train_cln:
         "OMP_NUM_THREADS={threads} tclsta train-cln --config-json {params.cfg:q} --split {wildcards.split}"
         " --static {input.static:q} --motion {input.motion:q} --checkpoint {output.checkpoint:q}"
         " --scores {output.scores:q} > {log:q} 2>&1"
-
-
-def awl_inputs(wildcards):
-    if wildcards.source == "cln":
-        return {"scores": CLN_SCORES.format(split=wildcards.split)}
-    return {
-        "static": cln_cache("rgb").format(split=wildcards.split),
-        "motion": cln_cache("flow").format(split=wildcards.split),
-    }
-
-
-def awl_arguments(wildcards, input):
-    if wildcards.source == "cln":
-        return f"--scores {shlex.quote(input.scores)}"
-    return f"--static {shlex.quote(input.static)} --motion {shlex.quote(input.motion)}"
 
 
 rule solve_awl:

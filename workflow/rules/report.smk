@@ -6,16 +6,6 @@ PREDICTIONS = f"{OUT}/evaluation/predictions.csv"
 REPORT_DIR = f"{OUT}/report"
 
 
-def evaluation_inputs(wildcards):
-    inputs = expand(
-        FEATURES, split=SPLITS, stream=config["stream"]["streams"], attention=config["stream"]["attentions"]
-    )
-    if FUSION:
-        inputs += expand(CLN_SCORES, split=SPLITS)
-        inputs += expand(AWL_WEIGHTS, split=SPLITS, source=["stream", "cln"])
-    return inputs
-
-
 rule evaluate:
     input:
         evaluation_inputs,
@@ -24,13 +14,14 @@ rule evaluate:
         predictions=PREDICTIONS,
     params:
         cfg=cfg_json("dataset", "stream", "cln", "awl", "early_fusion"),
+        out=lambda wildcards: OUT,  # functions: plain path prefixes of the outputs trip --lint
     threads: 2
     log:
         f"{LOGS}/evaluate.log",
     conda:
         ENV
     shell:
-        "OMP_NUM_THREADS={threads} tclsta evaluate --config-json {params.cfg:q} --output-dir {OUT:q}"
+        "OMP_NUM_THREADS={threads} tclsta evaluate --config-json {params.cfg:q} --output-dir {params.out:q}"
         " --metrics {output.metrics:q} --predictions {output.predictions:q} > {log:q} 2>&1"
 
 
@@ -54,13 +45,15 @@ rule report:
     params:
         # the report prints the whole configuration, so it depends on all of it
         cfg=cfg_json(*config),
+        out=lambda wildcards: OUT,
+        report_dir=lambda wildcards: REPORT_DIR,
     log:
         f"{LOGS}/report.log",
     conda:
         ENV
     shell:
-        "tclsta report --config-json {params.cfg:q} --output-dir {OUT:q} --metrics {input.metrics:q}"
-        " --predictions {input.predictions:q} --report-dir {REPORT_DIR:q} > {log:q} 2>&1"
+        "tclsta report --config-json {params.cfg:q} --output-dir {params.out:q} --metrics {input.metrics:q}"
+        " --predictions {input.predictions:q} --report-dir {params.report_dir:q} > {log:q} 2>&1"
 
 
 TARGETS += [f"{REPORT_DIR}/report.md"]
