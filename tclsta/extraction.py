@@ -38,13 +38,18 @@ class _Decoded:
     frames: np.ndarray
 
 
+# Flow settings that change how fast the files are made, not what they contain.
+_FLOW_EXECUTION_KEYS = ("device", "batch_pairs", "compile")
+
+
 def extraction_settings(extract: dict[str, Any], flow: dict[str, Any]) -> dict[str, Any]:
     """The settings that determine a video folder's content (recorded in ``frames.json``)."""
+    content = {k: v for k, v in flow.items() if k not in _FLOW_EXECUTION_KEYS}
     return {
         "resize": extract["resize"],
         "jpeg_quality": extract["jpeg_quality"],
         "max_frames": extract["max_frames"],
-        "flow": flow if flow["enabled"] else None,
+        "flow": content if flow["enabled"] else None,
     }
 
 
