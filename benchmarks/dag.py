@@ -1,10 +1,11 @@
 """How fast Snakemake plans the whole DAG for a UCF101-sized dataset (13,320 videos, 3 splits).
 
 Writes placeholder videos (empty files) in the UCF101 layout with official-style split files into a
-temporary folder, then times `snakemake -n -q` on the real workflow: sharded extraction
-(`extract.shard_size` videos per job, the shipped setting) side by side with one job per video.
+temporary folder, then times `snakemake -n -q` on the real workflow with presets/ucf101.yaml (3 splits,
+streams rgb+flow, attentions none+both): sharded extraction (`extract.shard_size` videos per job, 100
+in the preset) side by side with one job per video.
 
-    python benchmarks/dag.py [--repeat 3] [--shard-size 100]
+    python benchmarks/dag.py [--repeat 3] [--shard-size N]
 
 Target: < 5 s and a job count in the low hundreds for the sharded DAG.
 """
@@ -87,10 +88,11 @@ def plan(snakefile: Path, workdir: Path, config: dict) -> tuple[float, float, in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="dry runs per setting (median reported)")
-    parser.add_argument("--shard-size", type=int, default=100, help="videos per extraction job")
+    parser.add_argument("--shard-size", type=int, help="videos per extraction job (default: the preset's)")
     parser.add_argument("--snakefile", type=Path, default=REPO / "workflow" / "Snakefile")
     args = parser.parse_args()
-    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    base = yaml.safe_load((REPO / "presets" / "ucf101.yaml").read_text())
+    shard_size = args.shard_size or base["extract"]["shard_size"]
     with tempfile.TemporaryDirectory(prefix="tclsta-dag-") as tmp:
         root = Path(tmp) / "UCF-101"
         start = time.perf_counter()
@@ -100,9 +102,9 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"{'setting':<24} {'jobs':>6} {'wall s (median)':>16} {'CPU s (median)':>15}  wall s of each run")
         rows = []
-        for label, shard in ((f"sharded ({args.shard_size}/job)", args.shard_size), ("one job per video", 1)):
+        for label, shard in ((f"sharded ({shard_size}/job)", shard_size), ("one job per video", 1)):
             config = {**base, "output_dir": str(Path(tmp) / "out"),
-                      "dataset": {"format": "ucf101", "root": str(root), "splits": [1, 2, 3]},
+                      "dataset": {**base["dataset"], "root": str(root)},
                       "extract": {**base.get("extract", {}), "shard_size": shard}}
             workdir = Path(tmp) / f"wd{shard}"
             workdir.mkdir()

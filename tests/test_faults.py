@@ -2,8 +2,10 @@
 
 One tiny synthetic run is driven through three faults in order:
 1. one video is overwritten with garbage before extraction (extract.skip_bad: true);
-2. the whole Snakemake session is SIGKILLed during extraction (a node dies): no shard it was
-   writing counts as done, and after `--unlock` a `--rerun-incomplete` run picks up from there;
+2. the whole Snakemake session is SIGKILLed during extraction (a node dies): no shard or video
+   folder it was writing counts as done (a shard index renamed into place just before the kill is
+   refused by a plain run as incomplete), and after `--unlock` a `--rerun-incomplete` run (the
+   default profile's setting) picks up from there;
 3. that run's train_stream job alone is SIGKILLed (OOM killer, scheduler): Snakemake stops, no
    checkpoint counts as done, and a plain rerun resumes training from the resume file and finishes.
 """
@@ -23,6 +25,21 @@ pytestmark = pytest.mark.slow
 
 # more optimiser steps than the other tiny runs, so that there is a training job to kill
 FAULT_CONFIG = {"stream": {"iterations": {"rgb": 40, "flow": 40}, "checkpoint_every": 1}}
+
+
+def entries(folder: Path) -> list[str]:
+    """Names in `folder` (empty if it does not exist yet); tolerant of concurrent renames."""
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+
+
+def incomplete_files(log: str) -> list[str]:
+    """The files listed after "Incomplete files:" in Snakemake's IncompleteFilesException."""
+    assert "IncompleteFilesException" in log, log[-3000:]
+    listed = log.split("Incomplete files:", 1)[1].splitlines()[1:]
+    return [line.strip() for line in listed if line.strip().startswith("out/")]
 
 
 def pid_running(needle: str, workdir: Path) -> int | None:
@@ -57,13 +74,19 @@ def faults(tmp_path_factory):
 
     # 2. the node dies during extraction: SIGKILL to Snakemake and its jobs at once
     proc = start_snakemake(workdir, "--cores", "2")
-    wait_for(lambda: list((out / "frames").glob("*/img_*.jpg")), proc, "the first extracted frame")
+    wait_for(lambda: entries(out / "frames"), proc, "the first video folder (temporary or final)")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # a video folder under its final name is complete (frames.json written last, then renamed)
+    seen["video_dirs_without_meta"] = [d.name for d in (out / "frames").iterdir()
+                                       if d.is_dir() and not d.name.startswith(".") and not (d / "frames.json").is_file()]
     seen["shards_after_kill"] = sorted(p.name for p in (out / "extract").glob("shard_*.tsv"))
     seen["index_after_kill"] = (out / "frames_index.csv").exists()
     snakemake(workdir, "--unlock")
-    seen["plan_after_kill"], _ = planned_jobs(workdir)
+    # a plain run refuses outputs whose job Snakemake did not see finish; --rerun-incomplete redoes them
+    plain = snakemake(workdir, "-n", check=False)
+    seen["incomplete_after_kill"] = incomplete_files(plain.stdout) if plain.returncode else []
+    seen["plan_after_kill"], _ = planned_jobs(workdir, "--rerun-incomplete")
 
     # 3. the rerun finishes extraction; its first training job is SIGKILLed by "the OOM killer"
     proc = start_snakemake(workdir, "--cores", "2", "--rerun-incomplete")
@@ -85,8 +108,11 @@ def faults(tmp_path_factory):
 def test_killed_session_leaves_no_shard_taken_as_done(faults):
     plan = faults["plan_after_kill"]
     assert not faults["index_after_kill"]
-    # the shard being written when the session died has no index file, and is planned again
-    assert plan["extract"] == 2 - len(faults["shards_after_kill"]) >= 1
+    assert faults["video_dirs_without_meta"] == []
+    # a shard index written while the session died is refused as incomplete; missing ones are made
+    incomplete = faults["incomplete_after_kill"]
+    assert set(incomplete) <= {f"out/extract/{name}" for name in faults["shards_after_kill"]}
+    assert plan["extract"] == 2 - len(faults["shards_after_kill"]) + len(incomplete) >= 1
     assert plan["frame_index"] == 1 and "train_stream" in plan
 
 
