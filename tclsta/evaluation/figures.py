@@ -99,7 +99,7 @@ def attention_figure(path: str | Path, cache: FeatureCache, videos: Sequence[int
             if cache.spatial_maps is not None:
                 ax.imshow(cache.spatial_maps[rows][t].astype(np.float32), cmap="jet", alpha=0.45,
                           extent=(0, width, height, 0), interpolation="bilinear")
-            ax.set_title(f"frame {indices[t]}\nβ weight {weights[t]:.3f}", fontsize=7)
+            ax.set_title(f"frame {indices[t]}\nsoftmax(γ) {weights[t]:.3f}", fontsize=7)
         line = plt.subplot2grid((2 * len(videos), columns), (2 * k + 1, 0), colspan=columns, fig=fig)
         for c in range(columns):
             axes[2 * k + 1, c].remove()
