@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from snakemake_run import merge, planned_jobs, snakemake, write_config, TINY
+from snakemake_run import TINY, planned_jobs, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -20,13 +20,10 @@ N_STREAMS = len(TINY["stream"]["streams"]) * len(TINY["stream"]["attentions"])
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory):
-    """A working directory where the tiny workflow ran to the end."""
-    workdir = tmp_path_factory.mktemp("rerun")
-    write_config(workdir)
-    snakemake(workdir, "--cores", "2")
-    assert (workdir / "out" / "report" / "report.md").is_file()
-    return workdir
+def done(tiny_workflow):
+    """A working directory where the tiny workflow ran to the end (shared with test_workflow)."""
+    assert (tiny_workflow / "out" / "report" / "report.md").is_file()
+    return tiny_workflow
 
 
 def plan_with(workdir, name: str, overrides: dict):
