@@ -128,7 +128,7 @@ def main() -> None:
             pipeline = len(videos) * frames / (time.perf_counter() - start)
             print(f"{stream:<7}{bare:>19.1f}{pipeline:>20.1f}{bare / pipeline:>9.2f}x")
 
-    print(f"\nTable IX measure (two-stream test frames/s; paper: 89.6 on a TITAN X)")
+    print("\nTable IX measure (two-stream test frames/s; paper: 89.6 on a TITAN X)")
     print(f"{'model':<40}{'rgb fr/s':>10}{'flow fr/s':>11}{'two-stream fr/s':>17}")
     rows = [(f"config: ResNet-{model_cfg['depth']}/w{model_cfg['base_width']}, {size}px", model_cfg, size)]
     if args.paper:

@@ -13,20 +13,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tclsta import paths
+from tclsta.commands._arguments import add_results_arguments
+
 NAME = "evaluate"
 HELP = "metrics of every stream and fusion method (metrics.json)"
 ORDER = 80
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output-dir", help="the run's output folder to read (default: output_dir)")
-    parser.add_argument("--metrics", help="metrics JSON (default <output_dir>/metrics.json)")
-    parser.add_argument("--predictions", help="per-video predictions CSV (default <output_dir>/evaluation/predictions.csv)")
+    add_results_arguments(parser)
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.evaluation.evaluate import run_evaluate
 
     out = Path(args.output_dir or config["output_dir"])
-    run_evaluate(out, args.metrics or out / "metrics.json",
-                 args.predictions or out / "evaluation" / "predictions.csv", config)
+    run_evaluate(out, args.metrics or paths.metrics(out), args.predictions or paths.predictions(out), config)

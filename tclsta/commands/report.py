@@ -12,15 +12,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tclsta import paths
+from tclsta.commands._arguments import add_results_arguments
+
 NAME = "report"
 HELP = "Markdown report with ablation tables and figures"
 ORDER = 90
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output-dir", help="the run's output folder to read (default: output_dir)")
-    parser.add_argument("--metrics", help="metrics JSON (default <output_dir>/metrics.json)")
-    parser.add_argument("--predictions", help="predictions CSV (default <output_dir>/evaluation/predictions.csv)")
+    add_results_arguments(parser)
     parser.add_argument("--report-dir", help="folder for report.md and figures (default <output_dir>/report)")
 
 
@@ -28,6 +29,5 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.evaluation.report import run_report
 
     out = Path(args.output_dir or config["output_dir"])
-    run_report(out, args.metrics or out / "metrics.json",
-               args.predictions or out / "evaluation" / "predictions.csv",
-               args.report_dir or out / "report", config)
+    run_report(out, args.metrics or paths.metrics(out), args.predictions or paths.predictions(out),
+               args.report_dir or paths.report_dir(out), config)

@@ -15,23 +15,24 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tclsta import paths
+from tclsta.commands._arguments import add_cache_pair_arguments, add_split_argument
+
 NAME = "solve-awl"
 HELP = "per-class fusion weights of the two streams (one LP per class)"
 ORDER = 70
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--split", type=int, required=True, help="split (or fold) number")
+    add_split_argument(parser)
     parser.add_argument("--source", choices=["stream", "cln"], required=True,
                         help="cln: the CLN's scores; stream: the stream networks' own scores")
     parser.add_argument("--scores", help="--source cln: CLN scores (default <output_dir>/cln/split<N>/scores.h5)")
-    parser.add_argument("--static", help="--source stream: RGB cache (default features/split<N>/rgb_<cln.attention>.h5)")
-    parser.add_argument("--motion", help="--source stream: flow cache (default features/split<N>/flow_<cln.attention>.h5)")
+    add_cache_pair_arguments(parser, note="--source stream: ")
     parser.add_argument("--output", help="weights CSV (default <output_dir>/awl/split<N>/<source>/weights.csv)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
-    from tclsta.evaluation import paths
     from tclsta.fusion.solve import run_solve_awl
 
     out, attention = Path(config["output_dir"]), config["cln"]["attention"]

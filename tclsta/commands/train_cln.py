@@ -13,21 +13,22 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tclsta import paths
+from tclsta.commands._arguments import add_cache_pair_arguments, add_split_argument
+
 NAME = "train-cln"
 HELP = "train the collaborative learning network on two feature caches"
 ORDER = 60
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--split", type=int, required=True, help="split (or fold) number")
-    parser.add_argument("--static", help="RGB feature cache (default <output_dir>/features/split<N>/rgb_<cln.attention>.h5)")
-    parser.add_argument("--motion", help="flow feature cache (default <output_dir>/features/split<N>/flow_<cln.attention>.h5)")
+    add_split_argument(parser)
+    add_cache_pair_arguments(parser)
     parser.add_argument("--checkpoint", help="output checkpoint (default <output_dir>/cln/split<N>/cln.pt)")
     parser.add_argument("--scores", help="output scores HDF5 (default <output_dir>/cln/split<N>/scores.h5)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
-    from tclsta.evaluation import paths
     from tclsta.fusion.cln_training import run_train_cln
 
     out, attention = Path(config["output_dir"]), config["cln"]["attention"]

@@ -31,7 +31,7 @@ from tclsta.features.cache import FeatureCache, read_feature_cache
 from tclsta.fusion.awl import fuse, read_weights
 from tclsta.fusion.baselines import early_fusion, late_fusion
 from tclsta.fusion.scores import ScoreSet, read_score_set, stream_probabilities, stream_score_set, video_features
-from tclsta.evaluation import paths
+from tclsta import paths
 from tclsta.evaluation.metrics import METRICS, metric_for
 
 log = logging.getLogger(__name__)

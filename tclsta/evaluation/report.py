@@ -18,7 +18,7 @@ import yaml
 
 from tclsta.atomic import atomic_write_text
 from tclsta.errors import DatasetError
-from tclsta.evaluation import paths
+from tclsta import paths
 from tclsta.evaluation.evaluate import ATTENTION_SUFFIX, FUSION_METHODS, two_stream_name
 from tclsta.evaluation.figures import attention_figure, confusion_figure, weights_figure
 from tclsta.evaluation.metrics import confusion_matrix
@@ -40,7 +40,7 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
 
 def markdown_table(rows: dict[str, Any], names: list[str], splits: list[int], metric: str) -> str:
     """A Markdown table of the given rows: one column per split and the mean."""
-    header = f"| Method | " + " | ".join(f"split {s}" for s in splits) + f" | mean {metric} |"
+    header = "| Method | " + " | ".join(f"split {s}" for s in splits) + f" | mean {metric} |"
     lines = [header, "|" + "---|" * (len(splits) + 2)]
     for name in names:
         if name in rows:
