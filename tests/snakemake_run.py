@@ -7,7 +7,6 @@ benchmarks/dag.py. Every run gets its own working directory holding `config.yaml
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import signal
@@ -19,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+
+from tclsta.config import deep_merge
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -45,22 +46,11 @@ TINY = {
 }
 
 
-def merge(base: dict, overrides: dict) -> dict:
-    """Deep-merge `overrides` into a copy of `base`."""
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def write_config(workdir: Path, overrides: dict | None = None) -> Path:
     """Write TINY (+ overrides) as `<workdir>/config.yaml`, the file the Snakefile loads."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(merge(TINY, overrides or {}), sort_keys=False))
+    path.write_text(yaml.safe_dump(deep_merge(TINY, overrides or {}), sort_keys=False))
     return path
 
 

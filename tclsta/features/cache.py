@@ -34,6 +34,16 @@ from tclsta.errors import DatasetError
 _STR = h5py.string_dtype("utf-8")
 
 
+def write_strings(h5: h5py.Group, name: str, values: Sequence[str]) -> None:
+    """Store a list of strings as a UTF-8 string dataset."""
+    h5.create_dataset(name, data=np.array(list(values), dtype=object), dtype=_STR)
+
+
+def read_strings(dataset: h5py.Dataset) -> list[str]:
+    """Read a string dataset back as ``str`` (h5py returns ``bytes``)."""
+    return [s.decode() if isinstance(s, bytes) else s for s in dataset[()]]
+
+
 @dataclass
 class FeatureCache:
     """An in-memory feature cache; see the module docstring for the meaning of each field."""
@@ -103,8 +113,8 @@ class FeatureCache:
 def write_feature_cache(path: str | Path, cache: FeatureCache, dtype: str = "float16") -> None:
     """Write ``cache`` to ``path`` atomically (temporary name, renamed when complete)."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("video_ids", data=np.array(cache.video_ids, dtype=object), dtype=_STR)
-        h5.create_dataset("splits", data=np.array(cache.splits, dtype=object), dtype=_STR)
+        write_strings(h5, "video_ids", cache.video_ids)
+        write_strings(h5, "splits", cache.splits)
         h5["labels"] = cache.labels
         h5["offsets"] = cache.offsets
         h5["lengths"] = cache.lengths
@@ -130,9 +140,9 @@ def read_feature_cache(path: str | Path) -> FeatureCache:
         with h5py.File(path, "r") as h5:
             attrs = {k: v for k, v in h5.attrs.items() if k != "class_names"}
             return FeatureCache(
-                video_ids=[s.decode() if isinstance(s, bytes) else s for s in h5["video_ids"][()]],
+                video_ids=read_strings(h5["video_ids"]),
                 labels=h5["labels"][()],
-                splits=[s.decode() if isinstance(s, bytes) else s for s in h5["splits"][()]],
+                splits=read_strings(h5["splits"]),
                 offsets=h5["offsets"][()],
                 lengths=h5["lengths"][()],
                 frame_indices=h5["frame_indices"][()],

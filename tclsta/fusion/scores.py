@@ -17,10 +17,9 @@ import numpy as np
 
 from tclsta.atomic import atomic_path
 from tclsta.errors import DatasetError
-from tclsta.features.cache import FeatureCache
+from tclsta.features.cache import FeatureCache, read_strings, write_strings
 
 STREAMS = ("static", "motion")
-_STR = h5py.string_dtype("utf-8")
 
 
 def stream_probabilities(cache: FeatureCache, path: str | Path = "") -> np.ndarray:
@@ -101,8 +100,8 @@ def stream_score_set(static: FeatureCache, motion: FeatureCache, static_path: st
 def write_score_set(path: str | Path, scores: ScoreSet) -> None:
     """Write a score set as HDF5, atomically."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("video_ids", data=np.array(scores.video_ids, dtype=object), dtype=_STR)
-        h5.create_dataset("roles", data=np.array(scores.roles, dtype=object), dtype=_STR)
+        write_strings(h5, "video_ids", scores.video_ids)
+        write_strings(h5, "roles", scores.roles)
         h5["labels"] = np.asarray(scores.labels, dtype=np.int64)
         for stream in STREAMS:
             h5[f"scores/{stream}"] = np.asarray(scores.scores[stream], dtype=np.float32)
@@ -117,9 +116,9 @@ def read_score_set(path: str | Path) -> ScoreSet:
     try:
         with h5py.File(path, "r") as h5:
             return ScoreSet(
-                video_ids=[s.decode() if isinstance(s, bytes) else s for s in h5["video_ids"][()]],
+                video_ids=read_strings(h5["video_ids"]),
                 labels=h5["labels"][()],
-                roles=[s.decode() if isinstance(s, bytes) else s for s in h5["roles"][()]],
+                roles=read_strings(h5["roles"]),
                 scores={s: h5[f"scores/{s}"][()].astype(np.float64) for s in STREAMS},
                 class_names=json.loads(h5.attrs["class_names"]),
             )
