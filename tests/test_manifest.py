@@ -9,7 +9,9 @@ import pytest
 from scipy.io import savemat
 
 from tclsta.cli import main
-from tclsta.data.manifest import build_manifest, check_splits, read_manifest, split_columns, write_manifest
+from tclsta.data.manifest import (
+    build_manifest, check_splits, read_manifest, split_columns, split_files, write_manifest,
+)
 from tclsta.errors import DatasetError
 
 
@@ -224,3 +226,13 @@ def test_cli_writes_manifest_and_reports_errors(tmp_path: Path, capsys: pytest.C
     assert main(["manifest", "--format", "ucf101", "--root", str(tmp_path / "hmdb"), "--out", str(tmp_path / "x.csv")]) == 1
     assert "classInd.txt: class index not found" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_split_files_are_the_workflow_inputs(tmp_path: Path) -> None:
+    make_thumos14(tmp_path / "thumos")
+    make_hmdb51(tmp_path / "hmdb")
+    names = [p.name for p in split_files("thumos14", tmp_path / "thumos")]
+    assert names == ["classInd.txt", "testlist01.txt", "testlist02.txt", "trainlist01.txt", "trainlist02.txt",
+                     "test_set_meta.mat", "validation_set.mat"]
+    assert len(split_files("hmdb51", tmp_path / "hmdb")) == 4
+    assert split_files("ucf50", tmp_path / "hmdb") == []

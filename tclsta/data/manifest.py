@@ -353,6 +353,22 @@ def build_manifest(format: str, root: str | Path) -> pd.DataFrame:
     return table
 
 
+def split_files(format: str, root: str | Path) -> list[Path]:
+    """The official split/annotation files a format's manifest is read from (workflow inputs).
+
+    UCF50's folds come from file names, so it has none.
+    """
+    root = Path(root)
+    patterns = {
+        "synthetic": ["ucfTrainTestlist/*.txt"],
+        "ucf101": ["ucfTrainTestlist/*.txt"],
+        "hmdb51": [f"{HMDB_SPLIT_DIR}/*.txt"],
+        "ucf50": [],
+        "thumos14": ["*/ucfTrainTestlist/*.txt", "*.mat", "*/*.mat"],
+    }[format]
+    return sorted(p for pattern in patterns for p in root.glob(pattern))
+
+
 def split_columns(table: pd.DataFrame) -> list[str]:
     """The ``splitN`` columns of a manifest, in numeric order."""
     return sorted((c for c in table.columns if re.fullmatch(r"split\d+", c)), key=lambda c: int(c[5:]))

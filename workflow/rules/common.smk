@@ -86,11 +86,18 @@ def shard_ids():
 # are defined in the stage files and looked up when the functions are called.
 
 
+def synthetic_videos(wildcards):
+    """The synthetic dataset's folder (made by a rule); real videos are read where they are."""
+    return [dataset_root()] if config["dataset"]["format"] == "synthetic" else []
+
+
 def dataset_inputs(wildcards):
-    """The synthetic dataset is made by a rule; real datasets are read where they are."""
+    """What the manifest reads: the synthetic dataset, or a real dataset's split files."""
     if config["dataset"]["format"] == "synthetic":
-        return [dataset_root()]
-    return []
+        return synthetic_videos(wildcards)
+    from tclsta.data.manifest import split_files
+
+    return [str(p) for p in split_files(config["dataset"]["format"], dataset_root())]
 
 
 def stream_cfg():

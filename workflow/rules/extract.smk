@@ -3,7 +3,7 @@
 
 rule extract:
     input:
-        dataset_inputs,
+        synthetic_videos,
         manifest=MANIFEST,
     output:
         SHARD_INDEX,
