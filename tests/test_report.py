@@ -6,6 +6,7 @@ import json
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from cache_factory import CLASS_NAMES, make_pair
 
@@ -77,3 +78,19 @@ def test_report_files(run_dir) -> None:
 
 def test_report_names_missing_metrics(tmp_path) -> None:
     assert main(["report", "--set", f"output_dir={tmp_path}", "-q"]) == 1
+
+
+def test_chance_section_hand_made() -> None:
+    from tclsta.evaluation.report import chance_section
+
+    predictions = pd.DataFrame({
+        "method": ["Frame"] * 4 + ["Two-stream"] * 4,
+        "label": [0, 1, 2, 3] * 2,
+        "prediction": [0, 1, 2, 0, 0, 1, 2, 3],
+    })
+    lines = chance_section(predictions, num_classes=4)
+    assert lines[0].startswith("Chance is 1/4 = 0.250")
+    rows = [line for line in lines if line.startswith("| Frame")]
+    # 3 of 4 right: +0.5 over chance, 3x chance; P(X >= 3 | n=4, p=1/4) = 13/256
+    assert rows == ["| Frame | 0.750 (3/4) | +0.500 (3.0× chance) | 0.051 |"]
+    assert not any(line.startswith("| Two-stream") for line in lines)

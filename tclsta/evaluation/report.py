@@ -87,6 +87,25 @@ def orderings(rows: dict[str, Any], cln_attention: str) -> list[str]:
     return [f"- {claim}: {'holds' if a > b else 'does not hold'} ({a:.3f} vs {b:.3f})" for claim, a, b in checks]
 
 
+def chance_section(predictions: pd.DataFrame, num_classes: int) -> list[str]:
+    """Each single stream's test accuracy against chance (1 / classes), with a one-sided binomial test."""
+    from scipy.stats import binomtest
+
+    chance = 1.0 / num_classes
+    lines = [f"Chance is 1/{num_classes} = {chance:.3f}. p: one-sided binomial test of "
+             "'better than chance' over all test videos of the splits run.", "",
+             "| Stream | accuracy | above chance | p |", "|---|---|---|---|"]
+    for method, rows in predictions.groupby("method", sort=False):
+        if method.startswith("Two-stream"):
+            continue
+        correct = int((rows["label"] == rows["prediction"]).sum())
+        accuracy = correct / len(rows)
+        p = binomtest(correct, len(rows), chance, alternative="greater").pvalue
+        lines.append(f"| {method} | {accuracy:.3f} ({correct}/{len(rows)}) | {accuracy - chance:+.3f} "
+                     f"({accuracy / chance:.1f}× chance) | {p:.2g} |")
+    return lines
+
+
 def final_method(names: list[str], cln_attention: str) -> str:
     """The full method's row (CLN + AWL) when present, else the last row."""
     full = two_stream_name(cln_attention, "CLN + AWL")
@@ -167,7 +186,8 @@ def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str 
                 f"splits {', '.join(map(str, splits))}; the last column is the mean over splits.", ""]
     for title, rows in table_rows(names, cln_attention).items():
         sections += [f"## {title}", "", markdown_table(metrics["rows"], rows, splits, metric), ""]
-    sections += ["## The paper's orderings on this run", "", *orderings(metrics["rows"], cln_attention), "",
+    sections += ["## Each stream against chance", "", *chance_section(predictions, len(class_names)), "",
+                 "## The paper's orderings on this run", "", *orderings(metrics["rows"], cln_attention), "",
                  f"## Other measure: {metrics['secondary']['metric']}", "",
                  markdown_table(metrics["secondary"]["rows"], names, splits, metrics["secondary"]["metric"]), "",
                  f"## Confusion matrix (Fig. 5) — {final}", "", f"![confusion matrix]({FIGURES['confusion']})", "",
