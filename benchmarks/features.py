@@ -33,9 +33,10 @@ import torch
 from tclsta.config import load
 from tclsta.data.frames_dataset import FramesDataset, VideoRecord, records, split_videos
 from tclsta.data.layout import flow_names, rgb_name
+from tclsta.device import resolve_device
 from tclsta.features.dump import extract, feature_loader
 from tclsta.models.stream import build_stream
-from tclsta.training.runtime import autocast, prepare, resolve_device
+from tclsta.training.runtime import autocast, prepare
 
 
 def random_videos(root: Path, count: int, frames: int, height: int, width: int) -> list[VideoRecord]:

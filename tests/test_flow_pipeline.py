@@ -11,10 +11,10 @@ import torch
 
 from tclsta.config import validate
 from tclsta.data import layout
+from tclsta.device import resolve_device
 from tclsta.errors import ConfigError, DatasetError
 from tclsta.flow import dequantise, quantise, read_flow
-from tclsta.flow.pipeline import flow_images, resolve_device
-
+from tclsta.flow.pipeline import flow_images
 
 # fewer iterations than the defaults: these tests check plumbing, not convergence
 QUICK = {"nscales": 3, "warps": 2, "outer_iterations": 2, "inner_iterations": 15}

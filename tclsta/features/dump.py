@@ -18,11 +18,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from tclsta.data.frames_dataset import FramesDataset, class_names, records, split_videos
+from tclsta.device import resolve_device
 from tclsta.errors import DatasetError, TclstaError
 from tclsta.features.cache import FeatureCache, write_feature_cache
 from tclsta.models.stream import AttentionStream
 from tclsta.training.checkpoint import file_hash, load_final
-from tclsta.training.runtime import infer, prepare, resolve_device
+from tclsta.training.runtime import infer, prepare
 
 log = logging.getLogger(__name__)
 

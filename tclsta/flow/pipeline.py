@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from tclsta.device import resolve_device
 from tclsta.errors import ConfigError
 from tclsta.flow.opencv_backend import tvl1_opencv
 from tclsta.flow.quantize import quantise
@@ -22,15 +23,6 @@ def to_gray(video: np.ndarray) -> np.ndarray:
     """uint8 RGB frames ``[N, H, W, 3]`` → uint8 grayscale ``[N, H, W]`` (OpenCV's weights and
     rounding, so both backends see the same input)."""
     return np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in video])
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a configuration error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("flow.device is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
-    return torch.device(name)
 
 
 def _pair_groups(videos: list[np.ndarray]) -> dict[tuple[int, int], list[tuple[int, int]]]:
@@ -63,7 +55,7 @@ def flow_images(videos: list[np.ndarray], settings: dict[str, Any]) -> list[np.n
         if backend == "opencv":
             _run_opencv(grays, groups, out, params, bound, bar)
         elif backend == "torch":
-            device = resolve_device(settings["device"])
+            device = resolve_device(settings["device"], key="flow.device")
             compiled = bool(settings.get("compile", True))
             log.info("TV-L1 on %s, %d pairs, %d per call", device, total, settings["batch_pairs"])
             _run_torch(grays, groups, out, params, bound, int(settings["batch_pairs"]), device, compiled, bar)

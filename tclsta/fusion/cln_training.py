@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tclsta.atomic import atomic_path
+from tclsta.device import resolve_device
 from tclsta.errors import DatasetError
 from tclsta.features.cache import FeatureCache, read_feature_cache
 from tclsta.fusion.scores import ScoreSet, paired_order, write_score_set
@@ -168,13 +169,6 @@ def predict_probabilities(model: CollaborativeLearningNetwork, data: PairedFrame
         outputs["static"].append(torch.softmax(static_logits, 1).cpu().numpy())
         outputs["motion"].append(torch.softmax(motion_logits, 1).cpu().numpy())
     return {k: np.concatenate(v) for k, v in outputs.items()}
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_path: str | Path,

@@ -8,17 +8,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader
 
-from tclsta.errors import ConfigError
 from tclsta.models.stream import AttentionStream, StreamOutput
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a config error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device=cuda but no CUDA device is available")
-    return torch.device(name)
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:

@@ -23,10 +23,11 @@ from tqdm import tqdm
 
 from tclsta.config import digest
 from tclsta.data.frames_dataset import FramesDataset, TrainBatches, class_names, records, split_videos
+from tclsta.device import resolve_device
 from tclsta.errors import DatasetError
 from tclsta.models.stream import build_stream, stream_loss
 from tclsta.training.checkpoint import load_resume, resume_path, save_final, save_resume
-from tclsta.training.runtime import accuracy, autocast, prepare, resolve_device
+from tclsta.training.runtime import accuracy, autocast, prepare
 
 log = logging.getLogger(__name__)
 
