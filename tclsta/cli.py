@@ -10,12 +10,13 @@ import argparse
 import importlib
 import logging
 import pkgutil
+import signal
 import sys
 from types import ModuleType
 
 from tclsta import __version__, commands
 from tclsta.config import load
-from tclsta.errors import TclstaError
+from tclsta.errors import TclstaError, describe_os_error
 from tclsta.logs import setup_logging
 
 DESCRIPTION = """\
@@ -74,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (scheduler, ``kill``) unwinds like Ctrl-C, so temporaries are removed on the way out."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tclsta`` console script."""
     parser = build_parser()
@@ -82,17 +88,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     setup_logging(args.verbose - args.quiet)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         config = load(args.config, args.config_json, args.overrides)
         args.handler(args, config)
-    except TclstaError as err:
-        log.error("%s", err)
+    except (TclstaError, OSError) as err:  # OSError: permissions, a read-only disk…: the file, no traceback
+        log.error("%s", describe_os_error(err) if isinstance(err, OSError) else err)
         if args.verbose:
             log.exception("traceback")
         return 1
-    except KeyboardInterrupt:
-        log.error("interrupted")
+    except KeyboardInterrupt as err:
+        log.error("interrupted%s", f" ({err})" if str(err) else "")
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

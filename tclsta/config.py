@@ -44,6 +44,9 @@ def _extend_with_defaults(validator_class: type) -> type:
 _DefaultingValidator = _extend_with_defaults(jsonschema.Draft7Validator)
 
 
+YAML_NULLS = ("null", "Null", "NULL", "~")
+
+
 def _coerce_strings(value: Any, subschema: dict[str, Any]) -> Any:
     """Parse strings (as YAML) where the schema expects no string.
 
@@ -56,6 +59,8 @@ def _coerce_strings(value: Any, subschema: dict[str, Any]) -> Any:
         return [_coerce_strings(v, subschema.get("items", {})) for v in value]
     if not isinstance(value, str):
         return value
+    if value.strip() in YAML_NULLS and "null" in subschema.get("type", []):
+        return None  # `--config 'dataset={root: null}'` means no root, not a folder named "null"
     strings = [t for t in subschema.get("oneOf", [subschema]) if "string" in t.get("type", [])]
     if strings and not any("enum" in t and value not in t["enum"] for t in strings):
         return value
@@ -82,7 +87,16 @@ def validate(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines))
     # A second pass fills defaults of objects that were themselves just defaulted.
     _DefaultingValidator(schema()).validate(filled)
+    if not filled["output_dir"].strip():
+        raise ConfigError(f"{source}: output_dir is empty; name a folder (e.g. results/run1), '.' for here")
     return filled
+
+
+def workflow_path_problems(config: dict[str, Any]) -> list[str]:
+    """Config paths Snakemake cannot use: ``{`` or ``}`` would be read as wildcards in its file patterns."""
+    paths = {"output_dir": config["output_dir"], "dataset.root": config["dataset"]["root"]}
+    return [f"{key}: {value!r} contains '{{' or '}}', which Snakemake reads as a wildcard; rename or link the folder"
+            for key, value in paths.items() if value is not None and ("{" in value or "}" in value)]
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +150,8 @@ def load(
             snippet = json.loads(json_text)
         except json.JSONDecodeError as err:
             raise ConfigError(f"--config-json: not valid JSON: {err}") from err
+        if not isinstance(snippet, dict):
+            raise ConfigError(f"--config-json: expected a JSON object ({{\"section\": {{...}}}}), got {json_text[:60]!r}")
         config = deep_merge(config, snippet)
     for text in overrides:
         config = deep_merge(config, parse_override(text))

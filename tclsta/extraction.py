@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from tclsta.atomic import atomic_directory, atomic_path
 from tclsta.config import digest
-from tclsta.data import layout
+from tclsta.data import layout, verify
 from tclsta.data.frame_index import INDEX_COLUMNS
 from tclsta.data.video import decode_video
 from tclsta.errors import VideoDecodeError
@@ -63,6 +63,10 @@ def is_complete(folder: Path, settings_digest: str) -> dict[str, Any] | None:
     meta = layout.read_meta(folder)
     if meta is None or meta.get("settings") != settings_digest:
         return None
+    problems = verify.folder_problems(folder, meta)
+    if problems:
+        log.warning("%s: damaged (%s); extracting it again", folder, "; ".join(problems))
+        return None
     return meta
 
 
@@ -86,13 +90,16 @@ def write_video(folder: Path, frames: np.ndarray, flow: np.ndarray | None, quali
             "width": int(frames.shape[2]),
             "settings": settings_digest,
         }
+        meta = verify.record_sizes(tmp, meta)
         layout.write_meta(tmp, meta)
     return meta
 
 
 def _imwrite(path: Path, image: np.ndarray, params: list[int]) -> None:
-    if not cv2.imwrite(str(path), image, params):
-        raise OSError(f"{path}: cannot write JPEG")
+    ok, data = cv2.imencode(".jpg", image, params)
+    if not ok:
+        raise OSError(f"{path}: cannot encode JPEG")
+    path.write_bytes(data)  # a full disk raises OSError(ENOSPC), which cv2.imwrite would hide
 
 
 def _batches(decoded: Iterator[_Decoded], pair_budget: int) -> Iterator[list[_Decoded]]:
@@ -136,12 +143,13 @@ def extract_shard(
                 continue
             try:
                 frames = decode_video(Path(dataset_root) / row.path, extract["resize"], extract["max_frames"])
+                verify.check_flow_length(Path(dataset_root) / row.path, len(frames), flow["enabled"])
             except VideoDecodeError as err:
                 if not extract["skip_bad"]:
                     failures.append(err)  # stop here, but first finish the videos already decoded
                     return
                 log.warning("skipping bad video: %s", err)
-                records[row.video_id] = _record(row.video_id, 0, 0, "bad", str(err))
+                records[row.video_id] = _record(row.video_id, 0, 0, err.status, str(err))
                 continue
             yield _Decoded(row.video_id, frames)
 
@@ -152,8 +160,6 @@ def extract_shard(
             meta = write_video(layout.video_dir(frames_root, item.video_id), item.frames, item_flow,
                                extract["jpeg_quality"], settings_digest)
             records[item.video_id] = _record(item.video_id, meta["n_frames"], meta["n_flow"])
-            if flow["enabled"] and meta["n_flow"] == 0:
-                log.warning("%s: only one frame, so no optical flow", item.video_id)
     if failures:
         raise failures[0]
     table = pd.DataFrame([records[v] for v in rows["video_id"]], columns=INDEX_COLUMNS)

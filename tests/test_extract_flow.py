@@ -64,17 +64,19 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def test_flow_jpegs_next_to_frames_and_one_frame_video(tmp_path: Path, dataset: Path, caplog) -> None:
-    extract, flow = settings()
+    extract, flow = settings(skip_bad=True)
     frames = tmp_path / "frames"
     with caplog.at_level(logging.WARNING):
         table = extract_shard(manifest_for(dataset, ["four", "one"]), dataset, frames, extract, flow, tmp_path / "s.tsv")
-    assert table[["n_frames", "n_flow", "status"]].values.tolist() == [[4, 3, "ok"], [1, 0, "ok"]]
+    assert table[["n_frames", "n_flow", "status"]].values.tolist() == [[4, 3, "ok"], [0, 0, "too_short"]]
     four = frames / "four"
     expected = {layout.rgb_name(i) for i in range(1, 5)} | {n for i in range(1, 4) for n in layout.flow_names(i)}
     assert {p.name for p in four.iterdir()} == expected | {layout.META_NAME}
-    # a one-frame video: its frame, no flow, a clear warning, still usable for the RGB stream
-    assert {p.name for p in (frames / "one").iterdir()} == {layout.rgb_name(1), layout.META_NAME}
-    assert "one: only one frame, so no optical flow" in caplog.text
+    # a one-frame video has no flow: the flow stream (and so fusion) cannot use it, it is dropped
+    assert not (frames / "one").exists()
+    assert "one.avi: only 1 frame: too short for optical flow" in caplog.text
+    with pytest.raises(VideoDecodeError, match="one.avi: only 1 frame"):
+        extract_shard(manifest_for(dataset, ["one"]), dataset, frames, *settings(skip_bad=False), tmp_path / "t.tsv")
     # the JPEGs hold the flow of the decoded frames, up to the quantisation + JPEG floor
     direct = flow_images([decode_video(dataset / "A" / "four.avi")], flow)[0]
     for i in range(1, 4):
@@ -89,7 +91,7 @@ def test_corrupt_video_with_flow(tmp_path: Path, dataset: Path) -> None:
     rows = manifest_for(dataset, ["four", "corrupt", "one"])
     extract, flow = settings(skip_bad=True)
     table = extract_shard(rows, dataset, frames, extract, flow, tmp_path / "s.tsv")
-    assert table["status"].tolist() == ["ok", "bad", "ok"] and "corrupt.avi" in table["error"].iloc[1]
+    assert table["status"].tolist() == ["ok", "bad", "too_short"] and "corrupt.avi" in table["error"].iloc[1]
     assert not (frames / "corrupt").exists()
     extract, flow = settings(skip_bad=False)
     rows = manifest_for(dataset, ["four", "corrupt"])

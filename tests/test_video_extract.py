@@ -98,7 +98,8 @@ def test_extract_skip_bad_records_and_keeps_going(tmp_path: Path, dataset: tuple
     image = cv2.imread(str(folder / layout.rgb_name(1)))
     assert image.shape == (30, 40, 3) and image[:, :10, 2].mean() > 150  # BGR on disk: red in channel 2
     write_manifest(manifest, tmp_path / "manifest.csv")
-    index = merge_shards([tmp_path / "shard_0.tsv"], tmp_path / "frames_index.csv", tmp_path / "bad.txt")
+    index = merge_shards([tmp_path / "shard_0.tsv"], tmp_path / "frames_index.csv", tmp_path / "bad.txt",
+                         tmp_path / "frames")
     assert len(index) == 3
     assert (tmp_path / "bad.txt").read_text().startswith("v_A_g03_c01\t")
     usable = usable_videos(tmp_path / "manifest.csv", tmp_path / "frames_index.csv", 1)

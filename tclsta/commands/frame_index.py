@@ -1,7 +1,10 @@
 """Merge the extraction shard tables into the frame index and the list of bad videos.
 
-frames_index.csv: video_id, n_frames, n_flow, status (ok/bad), error. Later stages use
-only manifest rows whose status is ok; bad_videos.txt lists the others with the reason.
+frames_index.csv: video_id, n_frames, n_flow, status, error. Status is ok, or bad
+(undecodable), truncated (fewer frames than declared), too_short (one frame, no flow) or
+damaged (an extracted folder whose files are missing or damaged, found by the same check as
+`tclsta verify`). Later stages use only rows whose status is ok; bad_videos.txt lists the
+others with the reason. A damaged folder stops this command unless extract.skip_bad is set.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shards", nargs="+", help="shard tables written by tclsta extract")
     parser.add_argument("--out", required=True, help="frame index CSV to write")
     parser.add_argument("--bad", required=True, help="bad video list to write")
+    parser.add_argument("--frames", help="frames folder to verify (default <output_dir>/frames)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    from tclsta import paths
     from tclsta.data.frame_index import merge_shards
 
-    index = merge_shards(args.shards, args.out, args.bad)
+    frames = args.frames or paths.frames_root(config["output_dir"])
+    index = merge_shards(args.shards, args.out, args.bad, frames, config["extract"]["skip_bad"])
     bad = int((index["status"] != "ok").sum())
     if bad:
-        log.warning("%d of %d videos could not be decoded; see %s", bad, len(index), args.bad)
+        log.warning("%d of %d videos are not used (undecodable, truncated, too short or damaged); see %s",
+                    bad, len(index), args.bad)
     log.info("wrote %s (%d videos)", args.out, len(index))

@@ -9,7 +9,8 @@ import pandas as pd
 
 from tclsta.atomic import atomic_path, atomic_write_text
 from tclsta.data.manifest import read_manifest
-from tclsta.errors import DatasetError
+from tclsta.data.verify import damaged_summary, verify_index
+from tclsta.errors import DamagedFramesError, DatasetError
 
 INDEX_COLUMNS = ["video_id", "n_frames", "n_flow", "status", "error"]
 
@@ -27,10 +28,21 @@ def read_index_table(path: str | Path) -> pd.DataFrame:
     return table[INDEX_COLUMNS]
 
 
-def merge_shards(shard_tables: Iterable[str | Path], index_out: str | Path, bad_out: str | Path) -> pd.DataFrame:
-    """Concatenate shard tables into the frame index; list unreadable videos in ``bad_out``."""
+def merge_shards(shard_tables: Iterable[str | Path], index_out: str | Path, bad_out: str | Path,
+                 frames_root: str | Path, skip_bad: bool = True) -> pd.DataFrame:
+    """Concatenate shard tables into the frame index; list unusable videos in ``bad_out``.
+
+    Every extracted video's folder under ``frames_root`` is verified first
+    (:func:`tclsta.data.verify.verify_index`); a damaged one is marked ``damaged`` and left
+    out, or, unless ``skip_bad``, stops with an error naming its files.
+    """
     tables = [read_index_table(p) for p in shard_tables]
     index = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=INDEX_COLUMNS)
+    index = verify_index(index, frames_root)
+    damaged = damaged_summary(index)
+    if damaged and not skip_bad:
+        raise DamagedFramesError(f"{frames_root}: damaged video folders (run `tclsta verify --repair`, then "
+                                 f"the workflow again, to extract them again):\n{damaged}")
     with atomic_path(index_out) as tmp:
         index.to_csv(tmp, index=False)
     bad = index[index["status"] != "ok"]

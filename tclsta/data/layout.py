@@ -13,7 +13,33 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tclsta.errors import DatasetError
+
 META_NAME = "frames.json"
+
+
+def video_id_problem(video_id: str) -> str | None:
+    """Why ``video_id`` cannot name a folder of its own under the frames root, or None if it can.
+
+    A video id is used as one path component: ``.``/``..``, separators, NUL and a leading
+    dot (hidden; the temporary names of :mod:`tclsta.atomic`) would write elsewhere than
+    ``<frames_root>/<video_id>`` or clash with files that are not a video's frames.
+    """
+    if not video_id or video_id.strip() != video_id:
+        return f"video id {video_id!r} is empty or has leading/trailing blanks"
+    if video_id.startswith("."):
+        return f"video id {video_id!r} starts with '.' (would be '.', '..' or a hidden folder)"
+    if any(c in video_id for c in "/\\\0"):
+        return f"video id {video_id!r} contains a path separator or NUL"
+    return None
+
+
+def check_video_id(video_id: str, where: str) -> str:
+    """Return ``video_id``, or raise :class:`DatasetError` naming ``where`` (file and line) if unusable."""
+    problem = video_id_problem(video_id)
+    if problem:
+        raise DatasetError(f"{where}: {problem}; rename the video file")
+    return video_id
 
 
 def rgb_name(index: int) -> str:
@@ -27,8 +53,8 @@ def flow_names(index: int) -> tuple[str, str]:
 
 
 def video_dir(frames_root: str | Path, video_id: str) -> Path:
-    """Folder holding one video's frames."""
-    return Path(frames_root) / video_id
+    """Folder holding one video's frames (an id that would leave ``frames_root`` is refused)."""
+    return Path(frames_root) / check_video_id(video_id, str(frames_root))
 
 
 def read_meta(folder: str | Path) -> dict[str, Any] | None:

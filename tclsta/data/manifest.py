@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tclsta.atomic import atomic_path
+from tclsta.data.layout import check_video_id
 from tclsta.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class _RootIndex:
             match = self._lower_index().get(rel.as_posix().lower())
         if match is None:
             raise DatasetError(f"{where}: listed video {listed!r} does not exist under {self.root}")
+        check_video_id(PurePosixPath(match).stem, f"{where}: {match}")
         self._resolved[listed] = match
         return match
 
@@ -112,7 +114,7 @@ def _table(videos: dict[str, _Video], membership: dict[int, dict[str, str]], sou
     rows = []
     for path, video in sorted(videos.items(), key=lambda kv: kv[0]):
         row = {
-            "video_id": PurePosixPath(path).stem,
+            "video_id": check_video_id(PurePosixPath(path).stem, f"{source}: {path}"),
             "path": path,
             "label": video.label,
             "class_name": video.class_name,
@@ -155,6 +157,7 @@ def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, s
     index = _RootIndex(root)
     videos: dict[str, _Video] = {}
     membership: dict[int, dict[str, str]] = {}
+    listed_at: dict[str, str] = {}  # video → "file:line" where the current split lists it
     split = 1
     while (list_dir / f"trainlist{split:02d}.txt").is_file() or (list_dir / f"testlist{split:02d}.txt").is_file():
         membership[split] = {}
@@ -173,7 +176,11 @@ def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, s
                     )
                 rel = index.resolve(listed, path, number)
                 videos[rel] = _Video(rel, label, classes[label], _group_of(PurePosixPath(rel).name))
+                if membership[split].get(rel, subset) != subset:
+                    raise DatasetError(f"{path}:{number}: {listed!r} is also listed at {listed_at[rel]}; "
+                                       f"a video is either train or test in split {split}")
                 membership[split][rel] = subset
+                listed_at[rel] = f"{path}:{number}"
         split += 1
     if not membership:
         raise DatasetError(f"{list_dir}: no trainlist01.txt/testlist01.txt found")
@@ -397,6 +404,8 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     missing = [c for c in BASE_COLUMNS if c not in table.columns]
     if missing:
         raise DatasetError(f"{path}: not a manifest, missing columns {missing}")
+    for line, video_id in enumerate(table["video_id"], start=2):
+        check_video_id(video_id, f"{path}:{line}")
     table["label"] = table["label"].astype(int)
     for column in split_columns(table):
         bad = set(table[column]) - set(SUBSETS)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from tclsta.data.verify import check_decoded_count
 from tclsta.errors import VideoDecodeError
-
-log = logging.getLogger(__name__)
 
 
 def output_size(width: int, height: int, resize: dict[str, Any]) -> tuple[int, int]:
@@ -32,7 +30,8 @@ def output_size(width: int, height: int, resize: dict[str, Any]) -> tuple[int, i
 def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_frames: int | None = None) -> np.ndarray:
     """Decode every frame of a video as RGB uint8 ``[N, H, W, 3]``, resized as asked.
 
-    Raises :class:`VideoDecodeError` naming the file when it cannot be opened or yields no frame.
+    Raises :class:`VideoDecodeError` naming the file when it cannot be opened or yields no frame,
+    :class:`~tclsta.errors.TruncatedVideoError` when clearly fewer frames decode than it declares.
     """
     path = Path(path)
     if not path.is_file():
@@ -57,6 +56,5 @@ def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_fra
         capture.release()
     if not frames:
         raise VideoDecodeError(f"{path}: no frame could be decoded (corrupt or empty video)")
-    if max_frames is None and declared > 0 and len(frames) < 0.9 * declared:
-        log.warning("%s: decoded %d of %d declared frames (truncated or damaged stream)", path, len(frames), declared)
+    check_decoded_count(path, len(frames), declared, max_frames)
     return np.stack(frames)

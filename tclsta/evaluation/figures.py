@@ -19,6 +19,9 @@ from tclsta.features.cache import FeatureCache  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+# Class and video names are text: two '$' in one must not start mathtext (it may not parse).
+_PLAIN_TEXT = {"text.parse_math": False}
+
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
     with atomic_path(path) as tmp:
@@ -26,6 +29,7 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
+@plt.rc_context(_PLAIN_TEXT)
 def confusion_figure(path: str | Path, matrix: np.ndarray, class_names: Sequence[str], title: str) -> None:
     """Row-normalised confusion matrix as an image; class names on the axes when there are ≤ 60."""
     size = min(4 + 0.18 * len(class_names), 16)
@@ -42,6 +46,7 @@ def confusion_figure(path: str | Path, matrix: np.ndarray, class_names: Sequence
     _save(fig, path)
 
 
+@plt.rc_context(_PLAIN_TEXT)
 def weights_figure(path: str | Path, class_names: Sequence[str], weights: dict[str, np.ndarray]) -> None:
     """Per-class static-stream weight w_static (w_motion = 1 − w_static) for each score source."""
     fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(class_names) + 2), 3.5))
@@ -65,6 +70,7 @@ def _frame_image(frames_root: Path, video_id: str, index: int) -> np.ndarray | N
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+@plt.rc_context(_PLAIN_TEXT)
 def attention_figure(path: str | Path, cache: FeatureCache, videos: Sequence[int], frames_root: str | Path,
                      frames_per_video: int) -> list[str]:
     """Fig. 7: per video, evenly chosen frames with the spatial map as a heatmap and the temporal weights.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,29 @@ def resume_path(output: str | Path) -> Path:
     return output.with_name(f"{output.stem}.resume.pt")
 
 
+def _save_atomic(path: str | Path, blob: dict[str, Any]) -> None:
+    """``torch.save`` to ``path`` atomically.
+
+    Through a Python file object: a full disk then raises OSError(ENOSPC), which
+    :func:`atomic_path` turns into a message naming the disk (torch's own writer says "unexpected pos").
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(blob, handle)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` of a checkpoint file, or :class:`TclstaError` saying why not."""
+    if not zipfile.is_zipfile(path):
+        raise TclstaError(f"{path}: not a PyTorch checkpoint (no zip archive: truncated, damaged or another file)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        raise TclstaError(f"{path}: unreadable checkpoint ({str(err).splitlines()[0]})") from err
+
+
 def save_resume(path: str | Path, state: dict[str, Any]) -> None:
     """Write the training state atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    _save_atomic(path, state)
 
 
 def load_resume(path: str | Path, fingerprint: str) -> dict[str, Any] | None:
@@ -41,9 +62,9 @@ def load_resume(path: str | Path, fingerprint: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - a damaged resume file only costs the progress
-        log.warning("%s: unreadable resume file (%s); starting from scratch", path, err)
+        state = load_checkpoint(path)
+    except TclstaError as err:  # a damaged resume file only costs the progress
+        log.warning("%s; starting from scratch", err)
         return None
     if state.get("fingerprint") != fingerprint:
         log.warning("%s: made with other settings; starting from scratch", path)
@@ -58,8 +79,7 @@ def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def save_final(path: str | Path, model: AttentionStream, meta: dict[str, Any]) -> None:
     """Write the final checkpoint atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": cpu_state_dict(model), "meta": meta}, tmp)
+    _save_atomic(path, {"state_dict": cpu_state_dict(model), "meta": meta})
 
 
 def file_hash(path: str | Path) -> str:
@@ -76,8 +96,8 @@ def load_final(path: str | Path) -> tuple[AttentionStream, dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise TclstaError(f"{path}: stream checkpoint not found (run train-stream first)")
+    blob = load_checkpoint(path)
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
         meta = blob["meta"]
         model = build_stream(meta["model"], meta["stream"], meta["attention"], len(meta["class_names"]),
                              pretrained=False)

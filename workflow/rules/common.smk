@@ -10,13 +10,15 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))
 # envs/tclsta.post-deploy.sh pip-installs this checkout into each conda env (--sdm conda).
 os.environ.update(TCLSTA_REPO=str(Path(workflow.basedir).parent))
 
-from tclsta.config import validate as _validate_config
+from tclsta.config import validate as _validate_config, workflow_path_problems
 from tclsta.errors import ConfigError
 
 try:
     config = _validate_config(config, source="snakemake config")
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+if workflow_path_problems(config):
+    raise WorkflowError("snakemake config:\n  " + "\n  ".join(workflow_path_problems(config)))
 
 
 wildcard_constraints:
@@ -62,17 +64,27 @@ def dataset_root():
 
 
 def video_count():
-    """Number of videos in the dataset, known at parse time (no checkpoint needed)."""
+    """Number of videos in the dataset, known at parse time (no checkpoint needed).
+
+    The requested splits are checked here too, so a split the dataset lacks stops the run at once.
+    """
     if config["dataset"]["format"] == "synthetic":
+        from tclsta.data.synthetic import SPLITS as available
+
+        missing = sorted(set(SPLITS) - set(available))
+        if missing:
+            raise WorkflowError(f"dataset.splits: the synthetic dataset has splits {list(available)}, not {missing}")
         syn = config["synthetic"]
         return syn["num_classes"] * (syn["train_per_class"] + syn["test_per_class"])
-    from tclsta.data.manifest import build_manifest
+    from tclsta.data.manifest import build_manifest, check_splits
     from tclsta.errors import TclstaError
 
     try:
-        return len(build_manifest(config["dataset"]["format"], dataset_root()))
+        table = build_manifest(config["dataset"]["format"], dataset_root())
+        check_splits(table, SPLITS, f"dataset.splits ({dataset_root()})")
     except TclstaError as err:
-        raise WorkflowError(f"cannot read the dataset's split files: {err}") from None
+        raise WorkflowError(f"cannot use the dataset's split files: {err}") from None
+    return len(table)
 
 
 def shard_ids():
@@ -97,7 +109,12 @@ def dataset_inputs(wildcards):
         return synthetic_videos(wildcards)
     from tclsta.data.manifest import split_files
 
-    return [str(p) for p in split_files(config["dataset"]["format"], dataset_root())]
+    paths = [str(p) for p in split_files(config["dataset"]["format"], dataset_root())]
+    for path in paths:
+        if "{" in path or "}" in path:
+            raise WorkflowError(f"{path}: '{{' or '}}' in a class or file name is read by Snakemake as a "
+                                "wildcard; rename the class folder and its split files")
+    return paths
 
 
 def stream_cfg():

@@ -29,12 +29,16 @@ rule frame_index:
     output:
         index=FRAME_INDEX,
         bad=BAD_VIDEOS,
+    params:
+        cfg=cfg_json("extract"),
+        frames=FRAMES,
     log:
         f"{LOGS}/frame_index.log",
     conda:
         ENV
     shell:
-        "tclsta frame-index {input:q} --out {output.index:q} --bad {output.bad:q} > {log:q} 2>&1"
+        "tclsta frame-index {input:q} --config-json {params.cfg:q} --frames {params.frames:q}"
+        " --out {output.index:q} --bad {output.bad:q} > {log:q} 2>&1"
 
 
 TARGETS += [FRAME_INDEX]
