@@ -43,6 +43,9 @@ def _create_temporary(final: Path, make: Callable[[Path], None], suffix: str = "
             return tmp
         except FileExistsError:
             continue
+        except OSError as err:  # name the output, not our temporary name (read-only or full disk, permissions)
+            _raise_if_disk_full(err, final)
+            raise OSError(err.errno, err.strerror, str(final)) from err
 
 
 def _make_file(path: Path) -> None:
@@ -147,6 +150,13 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def _raise_if_disk_full(err: BaseException, final: Path) -> None:
-    if isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS:
-        raise disk_full_error(final, err) from err
+def _raise_if_disk_full(err: BaseException | None, final: Path) -> None:
+    """Raise :class:`DiskFullError` if ``err``, or an error it arose from, is a full disk or quota.
+
+    torch.save, for one, answers ENOSPC with a RuntimeError raised while handling the OSError.
+    """
+    seen = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in DISK_FULL_ERRNOS:
+            raise disk_full_error(final, seen) from err
+        seen = seen.__cause__ or seen.__context__
