@@ -23,6 +23,9 @@ from tclsta.errors import DISK_FULL_ERRNOS, disk_full_error
 
 # A temporary of another host (whose processes we cannot see) counts as abandoned after this long untouched.
 STALE_AFTER_S = 24 * 3600
+# One of this host whose process is gone, after this long untouched (a margin for a writer in another
+# PID namespace with the same host name, e.g. a container).
+DEAD_OWNER_AFTER_S = 60
 HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:32] or "host"
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)\.tmp[^/]*$")
 _cleaned: set[Path] = set()
@@ -69,19 +72,20 @@ def _pid_alive(pid: int) -> bool:
 def is_stale(path: Path, now: float | None = None) -> bool:
     """Whether ``path`` is a temporary of ours whose writer is gone.
 
-    Gone means: written on this host by a process that no longer exists, or (another host,
-    whose processes cannot be checked) untouched for :data:`STALE_AFTER_S` seconds.
+    Gone means: written on this host by a process that no longer exists (and untouched for
+    :data:`DEAD_OWNER_AFTER_S`), or, on another host, whose processes cannot be checked,
+    untouched for :data:`STALE_AFTER_S` seconds.
     """
     match = _TEMPORARY.match(path.name)
     if match is None:
         return False
-    if match["host"] == HOST:
-        return not _pid_alive(int(match["pid"]))
     try:
-        age = (time.time() if now is None else now) - path.lstat().st_mtime
+        idle = (time.time() if now is None else now) - path.lstat().st_mtime
     except FileNotFoundError:
         return False
-    return age > STALE_AFTER_S
+    if match["host"] == HOST:
+        return idle > DEAD_OWNER_AFTER_S and not _pid_alive(int(match["pid"]))
+    return idle > STALE_AFTER_S
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:

@@ -9,7 +9,7 @@ import pytest
 
 from tclsta.cli import build_parser, main
 
-STAGES = ["synthesize", "manifest", "extract", "frame-index", "train-stream", "dump-features",
+STAGES = ["synthesize", "manifest", "extract", "frame-index", "verify", "train-stream", "dump-features",
           "train-cln", "solve-awl", "evaluate", "report"]
 
 

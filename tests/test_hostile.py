@@ -348,6 +348,8 @@ def test_temporaries_of_killed_jobs_are_removed_and_only_those(tmp_path: Path) -
     subprocess.run([sys.executable, "-c", KILLED_WRITER, str(frames / "v1")])
     killed = [p for p in frames.iterdir()]
     assert len(killed) == 1 and killed[0].name.startswith(".v1.") and killed[0].name.endswith(".tmp")
+    assert atomic.remove_stale_temporaries(frames) == []  # a minute's margin (PID namespaces)
+    minute_ago = time.time() - atomic.DEAD_OWNER_AFTER_S - 1
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         live = frames / f".v2.0123abcd.{sleeper.pid}@{atomic.HOST}.tmp"
@@ -356,6 +358,8 @@ def test_temporaries_of_killed_jobs_are_removed_and_only_those(tmp_path: Path) -
         not_ours = frames / ".notes.tmp"
         for path in (live, other_host_old, other_host_new, not_ours):
             path.mkdir() if path.suffix == ".tmp" else path.write_text("x")
+        for path in (killed[0], live, other_host_new, not_ours):
+            os.utime(path, (minute_ago, minute_ago))
         day_ago = time.time() - atomic.STALE_AFTER_S - 60
         os.utime(other_host_old, (day_ago, day_ago))
         assert sorted(atomic.remove_stale_temporaries(frames)) == sorted([killed[0], other_host_old])
@@ -373,14 +377,14 @@ def test_sigterm_stops_a_command_cleanly(tmp_path: Path) -> None:
     write_video(tmp_path / "v.avi", frames=3)
     write_manifest(one_video_manifest("v", "v.avi"), tmp_path / "manifest.csv")
     slow = {"flow": {"device": "cpu", "compile": False,
-                     "tvl1": {"nscales": 1, "warps": 1, "outer_iterations": 500, "inner_iterations": 50}}}
+                     "tvl1": {"nscales": 1, "warps": 1, "outer_iterations": 500, "epsilon": 1e-9}}}  # minutes
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(slow))
     proc = subprocess.Popen([sys.executable, "-m", "tclsta.cli", "extract", "--config", str(tmp_path / "c.yaml"),
                              "--manifest", str(tmp_path / "manifest.csv"), "--root", str(tmp_path), "--frames",
                              str(tmp_path / "frames"), "--out", str(tmp_path / "s.tsv")],
                             stderr=(tmp_path / "err.txt").open("w"), text=True)
     deadline = time.monotonic() + 120
-    while "flow (torch)" not in (tmp_path / "err.txt").read_text() and time.monotonic() < deadline:
+    while "TV-L1 on cpu" not in (tmp_path / "err.txt").read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)

@@ -4,7 +4,8 @@ Shard k holds manifest rows [k·S, (k+1)·S) with S = extract.shard_size. Output
 (denseflow/mmaction2 rawframes): FRAMES/<video_id>/img_00001.jpg …, flow_x_00001.jpg,
 flow_y_00001.jpg … (N frames → N−1 flow pairs). A rerun skips videos already complete
 with the same settings. Writes a shard table (video_id, n_frames, n_flow, status, error).
-With extract.skip_bad, unreadable videos are recorded as bad instead of failing the job.
+With extract.skip_bad, unreadable (bad), truncated (fewer frames than declared) and, with flow,
+one-frame (too_short) videos are recorded with that status instead of failing the job.
 """
 
 from __future__ import annotations

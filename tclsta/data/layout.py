@@ -4,7 +4,7 @@
 N−1 flow pairs ``flow_x_00001.jpg`` / ``flow_y_00001.jpg`` (flow from frame i to i+1).
 A video folder exists only when complete: it is written under a temporary name and
 renamed (see :func:`tclsta.atomic.atomic_directory`); ``frames.json`` inside records the
-frame count and the settings it was made with.
+frame count, the settings it was made with and every JPEG's size (see :mod:`tclsta.data.verify`).
 """
 
 from __future__ import annotations
