@@ -226,8 +226,17 @@ def test_video_in_train_and_test_names_both_lines(tmp_path: Path) -> None:
     lists = tmp_path / "ucfTrainTestlist"
     lines = (lists / "testlist01.txt").read_text().splitlines()
     write_crlf(lists / "testlist01.txt", lines + ["ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi"])
-    with pytest.raises(DatasetError, match=r"testlist01.txt:3: .* also listed at .*trainlist01.txt:1"):
+    with pytest.raises(DatasetError, match=r"testlist01.txt:3: .* is test here but train at .*trainlist01.txt:1 "):
         build_manifest("ucf101", tmp_path)
+
+
+def test_hmdb51_video_with_two_codes_names_both_lines(tmp_path: Path) -> None:
+    make_hmdb51(tmp_path)
+    path = tmp_path / "testTrainMulti_7030_splits" / "cartwheel_test_split2.txt"
+    name, code = path.read_text().splitlines()[0].strip().rsplit(" ", 1)
+    path.write_text(path.read_text() + f"{name} {'1' if code == '2' else '2'}\n")
+    with pytest.raises(DatasetError, match=r"cartwheel_test_split2.txt:4: .* here but .* at .*cartwheel_test_split2.txt:1 "):
+        build_manifest("hmdb51", tmp_path)
 
 
 def dry_run_error(workdir: Path, config: dict) -> str:

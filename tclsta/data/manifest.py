@@ -98,6 +98,16 @@ def _lines(path: Path) -> Iterable[tuple[int, str]]:
             yield number, line
 
 
+def _assign(subset_of: dict[str, str], listed_at: dict[tuple[int, str], str], split: int, rel: str, subset: str,
+            where: str) -> None:
+    """Put video ``rel`` in ``subset`` of ``split``; listed as another subset elsewhere is an error naming both lines."""
+    if subset_of.get(rel, subset) != subset:
+        raise DatasetError(f"{where}: {rel!r} is {subset} here but {subset_of[rel]} at {listed_at[split, rel]} "
+                           f"(split {split}); a video belongs to one subset of a split")
+    subset_of[rel] = subset
+    listed_at[split, rel] = where
+
+
 def _group_of(name: str) -> str:
     """The UCF group number (``_g08_`` → ``"8"``) or empty."""
     match = _GROUP.search(name)
@@ -157,7 +167,7 @@ def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, s
     index = _RootIndex(root)
     videos: dict[str, _Video] = {}
     membership: dict[int, dict[str, str]] = {}
-    listed_at: dict[str, str] = {}  # video → "file:line" where the current split lists it
+    listed_at: dict[tuple[int, str], str] = {}
     split = 1
     while (list_dir / f"trainlist{split:02d}.txt").is_file() or (list_dir / f"testlist{split:02d}.txt").is_file():
         membership[split] = {}
@@ -176,11 +186,7 @@ def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, s
                     )
                 rel = index.resolve(listed, path, number)
                 videos[rel] = _Video(rel, label, classes[label], _group_of(PurePosixPath(rel).name))
-                if membership[split].get(rel, subset) != subset:
-                    raise DatasetError(f"{path}:{number}: {listed!r} is also listed at {listed_at[rel]}; "
-                                       f"a video is either train or test in split {split}")
-                membership[split][rel] = subset
-                listed_at[rel] = f"{path}:{number}"
+                _assign(membership[split], listed_at, split, rel, subset, f"{path}:{number}")
         split += 1
     if not membership:
         raise DatasetError(f"{list_dir}: no trainlist01.txt/testlist01.txt found")
@@ -216,6 +222,7 @@ def hmdb51_manifest(root: Path) -> pd.DataFrame:
     index = _RootIndex(root)
     videos: dict[str, _Video] = {}
     membership: dict[int, dict[str, str]] = {}
+    listed_at: dict[tuple[int, str], str] = {}
     for (cls, split), path in sorted(files.items()):
         label = classes.index(cls)
         subset_of = membership.setdefault(split, {})
@@ -229,7 +236,7 @@ def hmdb51_manifest(root: Path) -> pd.DataFrame:
             if known is not None and known.label != label:
                 raise DatasetError(f"{path}:{number}: {name!r} is also listed under class {known.class_name!r}")
             videos[rel] = _Video(rel, label, cls)
-            subset_of[rel] = _HMDB_SUBSET[code]
+            _assign(subset_of, listed_at, split, rel, _HMDB_SUBSET[code], f"{path}:{number}")
     missing = [(cls, s) for cls in classes for s in membership if (cls, s) not in files]
     if missing:
         cls, split = missing[0]
