@@ -30,14 +30,13 @@ rule frame_index:
         index=FRAME_INDEX,
         bad=BAD_VIDEOS,
     params:
-        cfg=cfg_json("extract"),
-        frames=FRAMES,
+        cfg=cfg_json("output_dir", "extract"),  # verifies <output_dir>/frames; extract.skip_bad
     log:
         f"{LOGS}/frame_index.log",
     conda:
         ENV
     shell:
-        "tclsta frame-index {input:q} --config-json {params.cfg:q} --frames {params.frames:q}"
+        "tclsta frame-index {input:q} --config-json {params.cfg:q}"
         " --out {output.index:q} --bad {output.bad:q} > {log:q} 2>&1"
 
 
