@@ -26,11 +26,11 @@ from test_video_extract import write_video
 
 from tclsta import atomic
 from tclsta.cli import main
-from tclsta.config import ConfigError, load, validate, workflow_path_problems
+from tclsta.config import load, validate, workflow_path_problems
 from tclsta.data import layout, verify
 from tclsta.data.frame_index import merge_shards, usable_videos
 from tclsta.data.manifest import build_manifest, read_manifest, write_manifest
-from tclsta.errors import DamagedFramesError, DatasetError, TclstaError, TruncatedVideoError
+from tclsta.errors import ConfigError, DamagedFramesError, DatasetError, TclstaError, TruncatedVideoError
 from tclsta.evaluation.figures import confusion_figure, weights_figure
 from tclsta.extraction import extract_shard, write_video as write_frames
 from tclsta.training.checkpoint import load_final, load_resume, save_resume
