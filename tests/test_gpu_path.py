@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 
 import torch
 
-from snakemake_run import SNAKEMAKE, SNAKEFILE, write_config
+from snakemake_run import REPO, SNAKEMAKE, SNAKEFILE, write_config
 from tclsta.device import claim_gpu, visible_gpus
 from tclsta.models.attention import TemporalAttention
 
@@ -59,3 +61,19 @@ def test_lstm_runs_in_float32_under_bf16_autocast():
         logits, weights = head(alpha.bfloat16())
     assert seen[-1] == (torch.float32, torch.float32)
     torch.testing.assert_close(logits.float(), reference, rtol=0.02, atol=0.02)
+
+
+def test_gpu_benchmark_runs_on_the_cpu_with_quick(tmp_path):
+    """benchmarks/gpu.py must work on its first GPU run: here its --quick path runs on the CPU, saying so."""
+    out = tmp_path / "gpu.json"
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--quick", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "no CUDA device" in run.stderr
+    report = json.loads(out.read_text())
+    assert report["device"] == "cpu" and report["tvl1"]["size"] == [340, 256]
+    assert report["tvl1"]["pairs_per_s"]["2"] > 0
+    for stream in ("rgb", "flow"):
+        assert report["train"][stream]["iterations_per_s_in_memory"] > 0
+        assert report["train"][stream]["iterations_per_s_loader"] > 0
+        assert report["train"][f"dump_{stream}_frames_per_s"] > 0
