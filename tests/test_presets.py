@@ -39,14 +39,14 @@ def write_video(path: Path, frames: int, seed: int) -> None:
     writer.release()
 
 
-def make_ucf101(root: Path) -> None:
+def make_ucf101(root: Path, frames: int = 3) -> None:
     """UCF101 as its two archives unpack: ``UCF-101/<Class>/…avi`` beside ``ucfTrainTestlist/``."""
     lists = {"train": [], "test": []}
     for label, cls in enumerate(CLASSES, start=1):
         for subset, groups in GROUPS.items():
             for group in groups:
                 name = f"{cls}/v_{cls}_g{group:02d}_c01.avi"
-                write_video(root / "UCF-101" / name, frames=3, seed=label * 100 + group)
+                write_video(root / "UCF-101" / name, frames=frames, seed=label * 100 + group)
                 lists[subset].append(f"{name} {label}" if subset == "train" else name)
     split_dir = root / "ucfTrainTestlist"
     split_dir.mkdir()
