@@ -5,7 +5,8 @@ with ``presets/ucf101.yaml`` on a tiny UCF101 in its distributed layout (real MJ
 resized to 340×256 by the preset), ResNet-50 at 224, L = 10, ImageNet-shaped weights served from
 127.0.0.1; iterations, batch and frames at the minimum of the CI test (tests/test_presets.py)
 unless raised here. Every ``tclsta <command>`` process is sampled from /proc every 0.1 s:
-its peak RSS is the kernel's high-water mark (VmHWM), so no peak is missed between samples.
+its peak RSS is the kernel's high-water mark (VmHWM), so no peak is missed between samples
+(processes it forks, e.g. compile workers, are not added).
 
     python benchmarks/stages.py [--frames 3] [--iterations 1] [--tvl1-full]
 
@@ -59,19 +60,37 @@ def tclsta_command(pid: str) -> str | None:
     return None
 
 
-def sample(jobs: dict[str, Job], stop: threading.Event) -> None:
-    """Record every tclsta process's lifetime, peak RSS and CPU time until ``stop`` is set."""
+def parent(pid: str) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:
+        return None
+
+
+def descends(pid: str, root: str) -> bool:
+    """Whether process ``pid`` is a descendant of ``root``."""
+    while pid not in (None, "0", "1"):
+        if pid == root:
+            return True
+        pid = parent(pid)
+    return False
+
+
+def sample(jobs: dict[str, Job], root: str, stop: threading.Event) -> None:
+    """Record the lifetime, peak RSS and CPU time of every tclsta process below ``root`` until ``stop`` is set."""
     while not stop.is_set():
         now = time.perf_counter()
         for pid in (p for p in os.listdir("/proc") if p.isdigit()):
             command = jobs[pid].command if pid in jobs else tclsta_command(pid)
-            if command is None:
+            if command is None or (pid not in jobs and not descends(pid, root)):
                 continue
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
                 stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
+            if pid not in jobs and stat[1] in jobs:
+                continue  # a worker forked by a job (DataLoader, compile pool): the job is what is measured
             job = jobs.setdefault(pid, Job(command, now, now))
             job.last = now
             for line in status.splitlines():
@@ -103,13 +122,15 @@ def main() -> None:
                "CUDA_VISIBLE_DEVICES": "", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         jobs: dict[str, Job] = {}
         stop = threading.Event()
-        sampler = threading.Thread(target=sample, args=(jobs, stop), daemon=True)
-        sampler.start()
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(tmp),
-                        "--workflow-profile", "none", "--cores", "1", "--configfile",
-                        str(REPO / "presets" / "ucf101.yaml"), str(tmp / "minimum.yaml"), "-q"],
-                       check=True, env=env, cwd=REPO)
+        run = subprocess.Popen([sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"),
+                                "-d", str(tmp), "--workflow-profile", "none", "--cores", "1", "--configfile",
+                                str(REPO / "presets" / "ucf101.yaml"), str(tmp / "minimum.yaml"), "-q"],
+                               env=env, cwd=REPO)
+        sampler = threading.Thread(target=sample, args=(jobs, str(run.pid), stop), daemon=True)
+        sampler.start()
+        if run.wait() != 0:
+            raise SystemExit(f"snakemake failed ({run.returncode})")
         total = time.perf_counter() - start
         stop.set()
         sampler.join()
