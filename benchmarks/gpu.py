@@ -14,7 +14,7 @@ counts at 340×256, compiled; ResNet-50 streams at 224 in bf16 + channels_last, 
 
 On a CUDA machine the defaults finish within ~8 minutes (``--budget`` seconds are shared by
 the sections; each stops its sweep when its share is spent). Without CUDA it runs on the CPU:
-``--quick`` shrinks everything (ResNet-18/8 at 64 px, 2-level TV-L1, 2 steps) so the script
+``--quick`` shrinks everything (ResNet-18/8 at 64 px, 2-level TV-L1, 1 step, no warm-up) so the script
 itself can be tested; those figures say nothing about a GPU and the JSON says ``"device": "cpu"``.
 """
 
@@ -112,8 +112,8 @@ def bench_tvl1(cfg: dict, device: torch.device, sweep: list[int], seconds: float
     return out
 
 
-def train_steps(model, optimizer, batches, device, flow: bool, weights, steps: int) -> float:
-    """Iterations/s of ``steps`` SGD steps fed from the iterator ``batches`` (after 2 warm-up steps)."""
+def train_steps(model, optimizer, batches, device, flow: bool, weights, steps: int, warmup: int) -> float:
+    """Iterations/s of ``steps`` SGD steps fed from the iterator ``batches`` (after ``warmup`` steps)."""
     model.train()
 
     def step(clips, labels):
@@ -124,7 +124,7 @@ def train_steps(model, optimizer, batches, device, flow: bool, weights, steps: i
         loss.backward()
         optimizer.step()
 
-    for _ in range(2):
+    for _ in range(warmup):
         step(*next(batches)[:2])
     sync(device)
     start = time.perf_counter()
@@ -135,7 +135,7 @@ def train_steps(model, optimizer, batches, device, flow: bool, weights, steps: i
 
 
 def bench_train_and_dump(cfg: dict, device: torch.device, frames_root: Path, videos, steps: int,
-                         workers: int) -> dict[str, Any]:
+                         workers: int, warmup: int) -> dict[str, Any]:
     scfg, mcfg, fcfg = cfg["stream"], cfg["model"], cfg["features"]
     result: dict[str, Any] = {}
     for stream in ("rgb", "flow"):
@@ -156,11 +156,11 @@ def bench_train_and_dump(cfg: dict, device: torch.device, frames_root: Path, vid
             while True:
                 yield memory, labels
 
-        in_memory = train_steps(model, optimizer, forever(), device, stream == "flow", scfg["loss_weights"], steps)
-        loader = DataLoader(dataset, batch_sampler=TrainBatches(len(dataset), batch, 0, 0, steps + 2),
-                            persistent_workers=False, **loader_options(device, workers))
-        with_loader = train_steps(model, optimizer, iter(loader), device, stream == "flow", scfg["loss_weights"],
-                                  steps)
+        flow, weights = stream == "flow", scfg["loss_weights"]
+        in_memory = train_steps(model, optimizer, forever(), device, flow, weights, steps, warmup)
+        loader = DataLoader(dataset, batch_sampler=TrainBatches(len(dataset), batch, 0, 0, steps + warmup),
+                            **loader_options(device, workers))
+        with_loader = train_steps(model, optimizer, iter(loader), device, flow, weights, steps, warmup)
         images = batch * scfg["segments"]
         result[stream] = {
             "iterations_per_s_in_memory": round(in_memory, 3), "iterations_per_s_loader": round(with_loader, 3),
@@ -170,7 +170,8 @@ def bench_train_and_dump(cfg: dict, device: torch.device, frames_root: Path, vid
         log.info("train %s: %s", stream, result[stream])
         test = FramesDataset(frames_root, videos, segments=fcfg["frames"], **common)
         dump_loader = feature_loader(test, fcfg["batch_size"], workers, device)
-        extract(model, dump_loader, device)  # warm-up
+        if warmup:
+            extract(model, dump_loader, device)  # warm-up
         sync(device)
         start = time.perf_counter()
         extract(model, dump_loader, device)
@@ -203,8 +204,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         n_videos, n_frames = (2, 12) if args.quick else (16, 60)
         videos = write_videos(Path(tmp), n_videos, n_frames)
-        steps = 2 if args.quick else 20
-        report["train"] = bench_train_and_dump(cfg, device, Path(tmp), videos, steps, 0 if args.quick else args.workers)
+        steps, warmup, workers = (1, 0, 0) if args.quick else (20, 2, args.workers)
+        report["train"] = bench_train_and_dump(cfg, device, Path(tmp), videos, steps, workers, warmup)
     report["seconds"] = round(time.perf_counter() - started, 1)
     Path(args.out).write_text(json.dumps(report, indent=1))
     log.info("wrote %s (%.0f s)", args.out, report["seconds"])
