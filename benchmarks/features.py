@@ -34,6 +34,7 @@ from tclsta.config import load
 from tclsta.data.frames_dataset import FramesDataset, VideoRecord, records, split_videos
 from tclsta.data.layout import flow_names, rgb_name
 from tclsta.device import resolve_device
+from tclsta.data.transforms import normalise
 from tclsta.features.dump import extract, feature_loader
 from tclsta.models.stream import build_stream
 from tclsta.training.runtime import autocast, prepare
@@ -119,8 +120,8 @@ def main() -> None:
             model = prepare(build_stream(model_cfg, stream, "both", classes, pretrained=False), device)
             dataset = FramesDataset(frames_root, videos, stream=stream, segments=frames, crop_size=size,
                                     flow_stack=model_cfg["flow_stack"])
-            loader = feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"])
-            batch = next(iter(loader))[0]
+            loader = feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"], device)
+            batch = normalise(next(iter(loader))[0], stream == "flow")
             bare = batch.shape[0] * batch.shape[1] / forward_seconds(model, batch, device, args.repeats)
             extract(model, loader, device)  # warm-up (file cache, allocator)
             start = time.perf_counter()

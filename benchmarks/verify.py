@@ -1,7 +1,7 @@
 """How fast the frame verification (tclsta.data.verify) checks extracted videos, per JPEG.
 
 Writes videos of UCF101's size (320x240, 180 frames: 180 RGB + 2x179 flow JPEGs) with the real
-writer (tclsta.extraction.write_video) into a temporary folder, then times verify_index over
+writer (tclsta.data.frame_writer.write_video) into a temporary folder, then times verify_index over
 them, warm page cache (the files were just written) and CPU time. Compare: decoding each JPEG.
 
     python benchmarks/verify.py [--videos 20] [--frames 180]
@@ -20,7 +20,7 @@ import pandas as pd
 
 from tclsta.data import layout
 from tclsta.data.verify import expected_names, verify_index
-from tclsta.extraction import write_video
+from tclsta.data.frame_writer import write_video
 
 
 def main() -> None:

@@ -4,38 +4,62 @@ One job handles ``extract.shard_size`` consecutive manifest rows. Each video's f
 written under a temporary name and renamed when complete, with ``frames.json`` recording
 the settings it was made with, so a killed job resumes at video granularity: complete
 folders made with the same settings are skipped, partial ones are never mistaken for
-complete. Frame pairs of many videos are batched into each flow call.
+complete. Frame pairs of many videos are batched into each flow call. Videos are decoded
+and written in chunks (``extract.chunk_frames`` frames, flow pairs spanning chunks included),
+so a long untrimmed video needs no more memory than a short one.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from tclsta.atomic import atomic_directory, atomic_path
+from tclsta.atomic import atomic_path
 from tclsta.config import digest
 from tclsta.data import layout, verify
 from tclsta.data.frame_index import INDEX_COLUMNS
-from tclsta.data.video import decode_video
+from tclsta.data.frame_writer import FrameFolderWriter
+from tclsta.data.video import iter_chunks
 from tclsta.errors import VideoDecodeError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class _Decoded:
-    """A decoded video waiting for its flow."""
+class _Chunk:
+    """Consecutive decoded frames of one video waiting for their flow.
+
+    ``previous`` is the frame before them (None for a video's first chunk): its pair with
+    ``frames[0]`` belongs to this chunk's flow. A video found bad (unreadable, truncated, too
+    short for flow) ends with a chunk without frames carrying the ``error``.
+    """
 
     video_id: str
     frames: np.ndarray
+    previous: np.ndarray | None
+    last: bool
+    error: VideoDecodeError | None = None
+
+    @classmethod
+    def failed(cls, video_id: str, error: VideoDecodeError) -> _Chunk:
+        """The closing item of a video found bad."""
+        return cls(video_id, np.empty((0, 0, 0, 3), np.uint8), None, last=True, error=error)
+
+    def flow_input(self) -> np.ndarray:
+        """The frames whose consecutive pairs are this chunk's flow fields."""
+        return self.frames if self.previous is None else np.concatenate([self.previous[None], self.frames])
+
+    def pairs(self) -> int:
+        """How many flow fields this chunk needs."""
+        return 0 if self.error is not None else len(self.frames) - (self.previous is None)
 
 
 # Flow settings that change how fast the files are made, not what they contain.
@@ -70,45 +94,22 @@ def is_complete(folder: Path, settings_digest: str) -> dict[str, Any] | None:
     return meta
 
 
-def write_video(folder: Path, frames: np.ndarray, flow: np.ndarray | None, quality: int, settings_digest: str) -> dict:
-    """Write one video's RGB (and flow) JPEGs into ``folder`` atomically; return its meta."""
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    with atomic_directory(folder) as tmp:
-        for i, frame in enumerate(frames, start=1):
-            _imwrite(tmp / layout.rgb_name(i), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
-        n_flow = 0
-        if flow is not None:
-            for i, pair in enumerate(flow, start=1):
-                name_x, name_y = layout.flow_names(i)
-                _imwrite(tmp / name_x, pair[..., 0], params)
-                _imwrite(tmp / name_y, pair[..., 1], params)
-            n_flow = len(flow)
-        meta = {
-            "n_frames": int(len(frames)),
-            "n_flow": n_flow,
-            "height": int(frames.shape[1]),
-            "width": int(frames.shape[2]),
-            "settings": settings_digest,
-        }
-        meta = verify.record_sizes(tmp, meta)
-        layout.write_meta(tmp, meta)
-    return meta
+def _chunks(video_id: str, chunks: Iterator[np.ndarray]) -> Iterator[_Chunk]:
+    """A video's decoded chunks, each knowing the frame before it and whether it is the last."""
+    previous, current = None, next(chunks)
+    for following in chunks:
+        yield _Chunk(video_id, current, previous, last=False)
+        previous, current = current[-1], following
+    yield _Chunk(video_id, current, previous, last=True)
 
 
-def _imwrite(path: Path, image: np.ndarray, params: list[int]) -> None:
-    ok, data = cv2.imencode(".jpg", image, params)
-    if not ok:
-        raise OSError(f"{path}: cannot encode JPEG")
-    path.write_bytes(data)  # a full disk raises OSError(ENOSPC), which cv2.imwrite would hide
-
-
-def _batches(decoded: Iterator[_Decoded], pair_budget: int) -> Iterator[list[_Decoded]]:
-    """Group decoded videos so that each flow call sees about ``pair_budget`` frame pairs."""
-    batch: list[_Decoded] = []
+def _batches(decoded: Iterator[_Chunk], pair_budget: int) -> Iterator[list[_Chunk]]:
+    """Group decoded chunks so that each flow call sees about ``pair_budget`` frame pairs."""
+    batch: list[_Chunk] = []
     pairs = 0
     for item in decoded:
         batch.append(item)
-        pairs += max(0, len(item.frames) - 1)
+        pairs += item.pairs()
         if pairs >= pair_budget:
             yield batch
             batch, pairs = [], 0
@@ -126,40 +127,67 @@ def extract_shard(
 ) -> pd.DataFrame:
     """Extract every video of ``rows``; write the shard table (``INDEX_COLUMNS``) to ``table_out``.
 
-    An unreadable video raises :class:`VideoDecodeError` naming it, unless ``extract.skip_bad``
-    is set: then it is logged and recorded with status ``bad`` (videos already written stay).
+    An unreadable, truncated or (with flow) one-frame video raises :class:`VideoDecodeError`
+    naming it, unless ``extract.skip_bad`` is set: then it is logged and recorded with status
+    ``bad``, ``truncated`` or ``too_short`` (videos already written stay).
     """
     settings = extraction_settings(extract, flow)
     settings_digest = digest(settings)
     records: dict[str, dict[str, Any]] = {}
     failures: list[VideoDecodeError] = []
+    writers: dict[str, FrameFolderWriter] = {}
 
-    def pending() -> Iterator[_Decoded]:
+    def pending() -> Iterator[_Chunk]:
         for row in tqdm(rows.itertuples(index=False), total=len(rows), desc="extract", unit="video"):
             folder = layout.video_dir(frames_root, row.video_id)
             meta = is_complete(folder, settings_digest)
             if meta is not None:
                 records[row.video_id] = _record(row.video_id, meta["n_frames"], meta["n_flow"])
                 continue
+            path = Path(dataset_root) / row.path
+            chunks = iter_chunks(path, extract["resize"], extract["max_frames"], extract["chunk_frames"])
             try:
-                frames = decode_video(Path(dataset_root) / row.path, extract["resize"], extract["max_frames"])
-                verify.check_flow_length(Path(dataset_root) / row.path, len(frames), flow["enabled"])
-            except VideoDecodeError as err:
+                first = next(chunks)
+                following = list(itertools.islice(chunks, 1))  # does the video go on after its first chunk?
+                if not following:
+                    verify.check_flow_length(path, len(first), flow["enabled"])
+                yield from _chunks(row.video_id, itertools.chain([first], following, chunks))
+            except VideoDecodeError as err:  # a truncated stream shows only at its end
+                yield _Chunk.failed(row.video_id, err)
                 if not extract["skip_bad"]:
-                    failures.append(err)  # stop here, but first finish the videos already decoded
-                    return
-                log.warning("skipping bad video: %s", err)
-                records[row.video_id] = _record(row.video_id, 0, 0, err.status, str(err))
-                continue
-            yield _Decoded(row.video_id, frames)
+                    return  # stop here, but first finish the videos already decoded
+
+    def give_up(item: _Chunk) -> None:
+        writer = writers.pop(item.video_id, None)
+        if writer is not None:
+            writer.abort(item.error)
+        if not extract["skip_bad"]:
+            failures.append(item.error)
+            return
+        log.warning("skipping bad video: %s", item.error)
+        records[item.video_id] = _record(item.video_id, 0, 0, item.error.status, str(item.error))
 
     budget = 4 * int(flow["batch_pairs"])
-    for batch in _batches(pending(), budget):
-        flows = _compute_flow([item.frames for item in batch], flow)
-        for item, item_flow in zip(batch, flows):
-            meta = write_video(layout.video_dir(frames_root, item.video_id), item.frames, item_flow,
-                               extract["jpeg_quality"], settings_digest)
-            records[item.video_id] = _record(item.video_id, meta["n_frames"], meta["n_flow"])
+    try:
+        for batch in _batches(pending(), budget):
+            readable = [item for item in batch if item.error is None]
+            flows = iter(_compute_flow([item.flow_input() for item in readable], flow) if readable else [])
+            for item in batch:
+                if item.error is not None:
+                    give_up(item)
+                    continue
+                item_flow = next(flows)
+                if item.video_id not in writers:
+                    writers[item.video_id] = FrameFolderWriter(layout.video_dir(frames_root, item.video_id),
+                                                               extract["jpeg_quality"], settings_digest)
+                writers[item.video_id].add(item.frames, item_flow)
+                if item.last:
+                    meta = writers.pop(item.video_id).finish()
+                    records[item.video_id] = _record(item.video_id, meta["n_frames"], meta["n_flow"])
+    except BaseException as err:
+        for writer in writers.values():
+            writer.abort(err)
+        raise
     if failures:
         raise failures[0]
     table = pd.DataFrame([records[v] for v in rows["video_id"]], columns=INDEX_COLUMNS)

@@ -20,7 +20,7 @@ import tomllib
 
 import yaml
 from packaging.requirements import Requirement
-from rattler import MatchSpec
+from rattler import MatchSpec, Version, VersionSpec
 
 from snakemake_run import REPO, SNAKEFILE, snakemake, write_config
 
@@ -120,6 +120,25 @@ def test_env_provides_every_third_party_import(env_file):
             continue
         assert module in CONDA_PACKAGES, f"{module} (imported in {sorted(files)}) has no conda mapping here"
         assert CONDA_PACKAGES[module] & provided, f"{env_file.name} lacks {module} (imported in {sorted(files)})"
+
+
+# The oldest torch the code runs on: torch._dynamo.config.recompile_limit (tclsta/flow/tvl1.py)
+# appeared in 2.7 (cache_size_limit before). bf16 LSTMs under CUDA autocast fail before 2.3;
+# the LSTM runs in float32 anyway (models/attention.py).
+TORCH_FLOOR, BELOW_FLOOR = "2.7.0", "2.6.0"
+
+
+def test_torch_floor_is_what_the_code_needs():
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (torch_req,) = [Requirement(d) for d in deps if Requirement(d).name == "torch"]
+    assert torch_req.specifier.contains(TORCH_FLOOR) and not torch_req.specifier.contains(BELOW_FLOOR), torch_req
+    for env_file in ENV_FILES:
+        deps = yaml.safe_load(env_file.read_text())["dependencies"]
+        specs = [MatchSpec(d, strict=True) for d in deps if isinstance(d, str)]
+        (torch_spec,) = [s for s in specs if s.name.normalized in CONDA_PACKAGES["torch"]]
+        version = VersionSpec(str(torch_spec.version))
+        assert version.matches(Version(TORCH_FLOOR)) and not version.matches(Version(BELOW_FLOOR)), \
+            f"{env_file.name}: {torch_spec} admits a torch the code cannot run on"
 
 
 def test_every_pyproject_dependency_is_mapped():

@@ -149,3 +149,21 @@ def test_rgb_only_folder_is_redone_when_flow_is_enabled(tmp_path: Path, dataset:
     extract, flow = settings()
     extract_shard(rows, dataset, tmp_path / "frames", extract, flow, tmp_path / "s.tsv")
     assert layout.read_meta(tmp_path / "frames" / "four")["n_flow"] == 3
+
+
+def test_chunked_extraction_writes_the_same_files_as_whole_videos(tmp_path: Path, dataset: Path) -> None:
+    """Chunks of 3 frames (flow pairs spanning chunks, batches mixing videos) vs each video in one piece."""
+    write_panning_video(dataset / "A" / "eleven.avi", 11, seed=2)
+    rows = manifest_for(dataset, ["eleven", "four", "one"])
+    trees = {}
+    for chunk in (3, 1000):
+        extract, flow = settings({"nscales": 2, "warps": 1, "outer_iterations": 1, "inner_iterations": 5},
+                                 chunk_frames=chunk)
+        flow["batch_pairs"] = 4
+        root = tmp_path / f"chunk{chunk}"
+        table = extract_shard(rows, dataset, root, extract, flow, tmp_path / f"shard{chunk}.tsv")
+        assert table["n_frames"].tolist() == [11, 4, 1] and table["n_flow"].tolist() == [10, 3, 0]
+        trees[chunk] = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    assert len(trees[3]) == 3 + (11 + 10 * 2) + (4 + 3 * 2) + 1
+    assert trees[3] == trees[1000]
+    assert not list(tmp_path.glob("chunk3/.*"))  # no temporary folder left

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tclsta.data.frames_dataset import FramesDataset, records, split_videos
+from tclsta.data.transforms import normalise
 from tclsta.features.cache import read_feature_cache
 from tclsta.features.dump import dump_features
 from tclsta.training.checkpoint import file_hash, load_final
@@ -72,7 +73,7 @@ def test_dump_round_trip_and_matches_the_model(trained):
     dataset = FramesDataset(data["frames"], records(videos), stream="flow", segments=5, crop_size=64, flow_stack=3)
     clip, _, _ = dataset[4]
     with torch.no_grad():
-        out = model(clip.unsqueeze(0))
+        out = model(normalise(clip.unsqueeze(0), flow=True))
     rows = cache.rows(4)
     np.testing.assert_allclose(cache.features[rows], out.features[0].numpy(), rtol=1e-2, atol=1e-3)
     np.testing.assert_allclose(cache.temporal_weights[rows], out.temporal_weights[0].numpy(), rtol=1e-5)

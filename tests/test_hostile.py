@@ -32,7 +32,8 @@ from tclsta.data.frame_index import merge_shards, usable_videos
 from tclsta.data.manifest import build_manifest, read_manifest, write_manifest
 from tclsta.errors import ConfigError, DamagedFramesError, DatasetError, TclstaError, TruncatedVideoError
 from tclsta.evaluation.figures import confusion_figure, weights_figure
-from tclsta.extraction import extract_shard, write_video as write_frames
+from tclsta.data.frame_writer import write_video as write_frames
+from tclsta.extraction import extract_shard
 from tclsta.training.checkpoint import load_final, load_resume, save_resume
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -306,7 +307,7 @@ mount -t tmpfs -o ro tmpfs {ro}
 {python} - <<'EOF'
 import numpy as np, torch
 from tclsta.errors import DiskFullError
-from tclsta.extraction import write_video
+from tclsta.data.frame_writer import write_video
 from tclsta.training.checkpoint import save_resume
 try:
     save_resume("{full}/streams/rgb.resume.pt", {{"x": torch.zeros(100_000)}})

@@ -26,15 +26,18 @@ def write_crlf(path: Path, lines: list[str]) -> None:
     path.write_bytes("".join(f"{line}\r\n" for line in lines).encode())
 
 
-def make_ucf101(root: Path) -> None:
-    """A two-class UCF101 with the real quirks: CRLF, unlabelled test lists, HandStand case mismatch."""
+def make_ucf101(root: Path, videos_in: str = ".") -> None:
+    """A two-class UCF101 with the real quirks: CRLF, unlabelled test lists, HandStand case mismatch.
+
+    The class folders go to ``root/videos_in`` (``UCF-101`` as the archive unpacks).
+    """
     videos = {
         "ApplyEyeMakeup": ["v_ApplyEyeMakeup_g01_c01.avi", "v_ApplyEyeMakeup_g08_c01.avi", "v_ApplyEyeMakeup_g09_c02.avi"],
         "HandstandPushups": ["v_HandStandPushups_g01_c01.avi", "v_HandStandPushups_g08_c01.avi", "v_HandStandPushups_g09_c01.avi"],
     }
     for cls, names in videos.items():
         for name in names:
-            touch(root, f"{cls}/{name}")
+            touch(root / videos_in, f"{cls}/{name}")
     lists = root / "ucfTrainTestlist"
     write_crlf(lists / "classInd.txt", ["1 ApplyEyeMakeup", "2 HandstandPushups"])
     write_crlf(lists / "trainlist01.txt", [
@@ -111,14 +114,15 @@ HMDB_NAMES = {
 }
 
 
-def make_hmdb51(root: Path) -> None:
+def make_hmdb51(root: Path, videos_in: str = ".", splits_in: str = ".") -> None:
+    """HMDB51 with ``<class>/`` folders in ``root/videos_in`` and the split folder in ``root/splits_in``."""
     codes = ["1", "2", "0"]
     for cls, names in HMDB_NAMES.items():
         for name in names:
-            touch(root, f"{cls}/{name}")
+            touch(root / videos_in, f"{cls}/{name}")
         for split in (1, 2):
             lines = [f"{name} {codes[(i + split - 1) % 3]} " for i, name in enumerate(names)]  # trailing spaces
-            path = root / "testTrainMulti_7030_splits" / f"{cls}_test_split{split}.txt"
+            path = root / splits_in / "testTrainMulti_7030_splits" / f"{cls}_test_split{split}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n")
 
@@ -173,12 +177,13 @@ def test_ucf50_leave_one_group_out(tmp_path: Path) -> None:
         build_manifest("ucf50", tmp_path)
 
 
-def make_thumos14(root: Path) -> None:
-    make_ucf101(root / "UCF101")
+def make_thumos14(root: Path, ucf_videos_in: str = ".", test_dir: str = "test", test_meta: str = "test") -> None:
+    """THUMOS14: UCF101 in ``UCF101/`` (class folders in ``UCF101/<ucf_videos_in>``), validation/, test."""
+    make_ucf101(root / "UCF101", ucf_videos_in)
     for name in ("video_validation_0000001", "video_validation_0000002", "video_validation_0000003"):
         touch(root, f"validation/{name}.mp4")
     for name in ("video_test_0000001", "video_test_0000002"):
-        touch(root, f"test/{name}.mp4")
+        touch(root, f"{test_dir}/{name}.mp4")
     record = np.dtype([("video_name", object), ("primary_action", object), ("primary_action_index", object)])
     validation = np.array([("video_validation_0000001", "ApplyEyeMakeup", 1),
                            ("video_validation_0000002", "HandstandPushups", 2),
@@ -186,7 +191,8 @@ def make_thumos14(root: Path) -> None:
     test = np.array([("video_test_0000001", "HandstandPushups", 2),
                      ("video_test_0000002", "ApplyEyeMakeup", 1)], dtype=record)
     savemat(root / "validation" / "validation_set.mat", {"validation_videos": validation})
-    savemat(root / "test" / "test_set_meta.mat", {"test_videos": test})
+    (root / test_meta).mkdir(exist_ok=True)
+    savemat(root / test_meta / "test_set_meta.mat", {"test_videos": test})
 
 
 def test_thumos14(tmp_path: Path) -> None:
@@ -199,6 +205,50 @@ def test_thumos14(tmp_path: Path) -> None:
     assert table.loc["video_test_0000001", ["label", "class_name", "split1"]].tolist() == [1, "HandstandPushups", "test"]
     assert "video_validation_0000003" not in table.index  # background video, no class
     assert len(table) == 6 + 2 + 2
+
+
+def test_layouts_as_distributed(tmp_path: Path) -> None:
+    """Each dataset as its archives unpack gives the flat layout's manifest, with paths into the nested folders."""
+    make_ucf101(tmp_path / "flat")
+    make_ucf101(tmp_path / "ucf", videos_in="UCF-101")  # UCF101.rar + UCF101TrainTestSplits zip side by side
+    flat, nested = build_manifest("ucf101", tmp_path / "flat"), build_manifest("ucf101", tmp_path / "ucf")
+    assert (nested["path"] == "UCF-101/" + flat["path"]).all()
+    assert nested.drop(columns="path").equals(flat.drop(columns="path"))
+
+    make_hmdb51(tmp_path / "hflat")
+    # hmdb51_org.rar holds one <class>.rar per class (left beside their folders); the split
+    # archive unpacks to test_train_splits/testTrainMulti_7030_splits
+    make_hmdb51(tmp_path / "hmdb", videos_in="hmdb51_org", splits_in="test_train_splits")
+    (tmp_path / "hmdb" / "hmdb51_org" / "cartwheel.rar").write_bytes(b"rar")
+    flat, nested = build_manifest("hmdb51", tmp_path / "hflat"), build_manifest("hmdb51", tmp_path / "hmdb")
+    assert (nested["path"] == "hmdb51_org/" + flat["path"]).all()
+    assert nested.drop(columns="path").equals(flat.drop(columns="path"))
+    assert len(split_files("hmdb51", tmp_path / "hmdb")) == 4
+
+    for group in (1, 2):
+        touch(tmp_path / "u50" / "UCF50", f"Skijet/v_Skijet_g{group:02d}_c01.avi")
+        touch(tmp_path / "u50" / "UCF50", f"Rowing/v_Rowing_g{group:02d}_c01.avi")
+    table = build_manifest("ucf50", tmp_path / "u50")
+    assert table["path"].tolist()[0] == "UCF50/Rowing/v_Rowing_g01_c01.avi" and len(table) == 4
+    assert split_columns(table) == ["split1", "split2"]
+
+    make_thumos14(tmp_path / "th", ucf_videos_in="UCF-101", test_dir="TH14_test_set_mp4", test_meta=".")
+    table = build_manifest("thumos14", tmp_path / "th").set_index("video_id")
+    assert table.loc["v_HandStandPushups_g08_c01", "path"] == "UCF101/UCF-101/HandstandPushups/v_HandStandPushups_g08_c01.avi"
+    assert table.loc["video_test_0000001", "path"] == "TH14_test_set_mp4/video_test_0000001.mp4"
+    assert len(table) == 10
+    assert [p.name for p in split_files("thumos14", tmp_path / "th")][-2:] == ["test_set_meta.mat", "validation_set.mat"]
+
+
+def test_layout_not_found_names_what_is_missing(tmp_path: Path) -> None:
+    make_hmdb51(tmp_path / "hmdb", videos_in="a/b/c")  # class folders too deep to be searched
+    with pytest.raises(DatasetError, match="no folder holding the HMDB51 class folders"):
+        build_manifest("hmdb51", tmp_path / "hmdb")
+    make_thumos14(tmp_path / "th")
+    (tmp_path / "th" / "test" / "video_test_0000001.mp4").rename(tmp_path / "th" / "test" / "x.txt")
+    (tmp_path / "th" / "test" / "video_test_0000002.mp4").unlink()
+    with pytest.raises(DatasetError, match="no THUMOS14 test folder with videos"):
+        build_manifest("thumos14", tmp_path / "th")
 
 
 def test_thumos14_bad_action_index(tmp_path: Path) -> None:
@@ -224,7 +274,7 @@ def test_cli_writes_manifest_and_reports_errors(tmp_path: Path, capsys: pytest.C
     assert main(["manifest", "--format", "hmdb51", "--root", str(tmp_path / "hmdb"), "--out", str(out)]) == 0
     assert len(read_manifest(out)) == 6
     assert main(["manifest", "--format", "ucf101", "--root", str(tmp_path / "hmdb"), "--out", str(tmp_path / "x.csv")]) == 1
-    assert "classInd.txt: class index not found" in capsys.readouterr().err
+    assert "UCF101 split folder not found (looked for folder ucfTrainTestlist" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
 
 

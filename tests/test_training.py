@@ -9,7 +9,7 @@ import torch
 from tclsta.config import validate
 from tclsta.data.frames_dataset import FramesDataset, TrainBatches, records, split_videos
 from tclsta.data.sampling import evenly_spaced_positions, segment_positions, stack_indices
-from tclsta.data.transforms import crop_resize, eval_transform, flip, multiscale_box, normalise, train_transform
+from tclsta.data.transforms import IMAGENET_MEAN, IMAGENET_STD, crop_resize, eval_transform, flip, multiscale_box, normalise, train_transform
 from tclsta.training.checkpoint import load_final, resume_path
 from tclsta.training.trainer import StreamJob, holdout, train_stream
 
@@ -53,6 +53,10 @@ def test_flipped_flow_stack_has_negated_x():
     xf = torch.from_numpy(flipped).permute(0, 3, 1, 2).float()
     torch.testing.assert_close(normalise(xf, flow=True)[:, 0::2], -normalise(x, flow=True)[:, 0::2].flip(-1))
     assert normalise(torch.full((1, 2, 1, 1), 127.5), flow=True).abs().max() == 0
+    # RGB: ImageNet mean/std on 0..1 values, also for a uint8 batch (B, T, C, H, W) from the loader.
+    batch = torch.tensor([10, 128, 250], dtype=torch.uint8).view(1, 1, 3, 1, 1)
+    expected = (torch.tensor([10, 128, 250]) / 255 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
+    torch.testing.assert_close(normalise(batch, flow=False).flatten(), expected)
     # RGB flips only mirror.
     rgb = rng.integers(0, 256, size=(1, 4, 5, 3), dtype=np.uint8)
     assert np.array_equal(flip(rgb, flow=False), rgb[:, :, ::-1])
@@ -60,8 +64,8 @@ def test_flipped_flow_stack_has_negated_x():
 
 def test_training_flips_only_when_allowed():
     clip = np.random.default_rng(1).integers(0, 256, size=(2, 8, 8, 4), dtype=np.uint8)
-    plain = normalise(crop_resize(clip, (0, 0, 8, 8), 8), flow=True)
-    mirrored = normalise(crop_resize(flip(clip, flow=True), (0, 0, 8, 8), 8), flow=True)
+    plain = crop_resize(clip, (0, 0, 8, 8), 8)
+    mirrored = crop_resize(flip(clip, flow=True), (0, 0, 8, 8), 8)
     seen = set()
     for seed in range(20):
         kept = train_transform(clip, flow=True, size=8, scales=[1.0], rng=np.random.default_rng(seed), mirror=False)
@@ -78,9 +82,14 @@ def test_crops():
         assert h in (64, 56, 48, 42) and w in (64, 56, 48, 42)
         assert 0 <= top <= 64 - h and 0 <= left <= 80 - w
     clip = np.arange(2 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 4, 6, 3)
+    # bilinear with pixel centres: a horizontal ramp 0, 10, … 150 halved is 5, 25, … 145 (means of pairs)
+    ramp = np.broadcast_to((np.arange(16) * 10).astype(np.uint8)[None, None, :, None], (1, 16, 16, 20))
+    assert crop_resize(ramp, (0, 0, 16, 16), 8)[0, 7, 3].tolist() == [20 * k + 5 for k in range(8)]
+    assert crop_resize(ramp, (0, 0, 12, 12), 13).shape == (1, 20, 13, 13)  # any scale, 20 channels
     out = crop_resize(clip, (0, 1, 4, 4), 4)  # no resize: exactly the cut
-    assert torch.equal(out, torch.from_numpy(clip[:, :, 1:5]).permute(0, 3, 1, 2).float())
-    assert eval_transform(np.zeros((3, 64, 80, 3), np.uint8), flow=False, size=56).shape == (3, 3, 56, 56)
+    assert torch.equal(out, torch.from_numpy(clip[:, :, 1:5]).permute(0, 3, 1, 2))
+    small = eval_transform(np.full((3, 64, 80, 3), 200, np.uint8), size=56)
+    assert small.shape == (3, 3, 56, 56) and small.dtype == torch.uint8 and (small == 200).all()
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +113,7 @@ def test_frames_dataset_reads_rgb_and_flow_stacks(dataset):
     a, _, pa = train[(3, 123)]
     b, _, pb = train[(3, 123)]
     assert a.shape == (2, 8, 24, 24) and torch.equal(a, b) and np.array_equal(pa, pb)
+    assert a.dtype == torch.uint8 and clip.dtype == torch.uint8  # normalised on the device, not in the workers
 
 
 def test_train_batches_depend_only_on_seed_and_iteration():

@@ -62,7 +62,8 @@ class FramesDataset(Dataset):
     TSN segment sampling, multi-scale crop and flip (unless ``flip=False``) all draw from ``seed``, so a run is
     reproducible whatever the number of workers. Test items are addressed by the video
     number: ``segments`` evenly spaced positions and a centre crop. An item is
-    ``(clip (T, C, S, S), label, positions (T,))``; positions are 1-based frame numbers
+    ``(clip (T, C, S, S) uint8, label, positions (T,))`` (normalised on the device by
+    :func:`tclsta.training.runtime.model_input`); positions are 1-based frame numbers
     (the first field of each flow stack).
     """
 
@@ -134,7 +135,7 @@ class FramesDataset(Dataset):
         else:
             video = self.videos[int(item)]
             positions = evenly_spaced_positions(self._count(video), self.segments, self.length)
-            clip = eval_transform(self.load(video, positions), flow=self.flow, size=self.crop_size)
+            clip = eval_transform(self.load(video, positions), size=self.crop_size)
         return clip, video.label, positions
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tclsta.atomic import atomic_path
+from tclsta.data.distribution import class_folder, find_named, prefixed, video_folder
 from tclsta.data.layout import check_video_id
 from tclsta.errors import DatasetError
 
@@ -160,9 +161,13 @@ def _ucf101_classes(list_dir: Path) -> list[str]:
 
 
 def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, str]], list[str]]:
-    """Videos and split membership from ``ucfTrainTestlist/{classInd,trainlist0N,testlist0N}.txt``."""
-    list_dir = root / "ucfTrainTestlist"
+    """Videos and split membership from ``ucfTrainTestlist/{classInd,trainlist0N,testlist0N}.txt``.
+
+    The class folders may lie in ``root`` (flat) or below it (``UCF-101/`` as distributed).
+    """
+    list_dir = find_named(root, ["ucfTrainTestlist"], "UCF101 split folder")
     classes = _ucf101_classes(list_dir)
+    base = class_folder(root, classes, "UCF101")
     by_lower = {name.lower(): i for i, name in enumerate(classes)}
     index = _RootIndex(root)
     videos: dict[str, _Video] = {}
@@ -184,7 +189,7 @@ def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, s
                         f"{path}:{number}: label {rest[0]!r} does not match class {classes[label]!r} "
                         f"(index {label + 1} in classInd.txt)"
                     )
-                rel = index.resolve(listed, path, number)
+                rel = index.resolve(prefixed(base, root, listed), path, number)
                 videos[rel] = _Video(rel, label, classes[label], _group_of(PurePosixPath(rel).name))
                 _assign(membership[split], listed_at, split, rel, subset, f"{path}:{number}")
         split += 1
@@ -196,7 +201,7 @@ def _ucf101_videos(root: Path) -> tuple[dict[str, _Video], dict[int, dict[str, s
 def ucf101_manifest(root: Path) -> pd.DataFrame:
     """UCF101: three official splits from ``ucfTrainTestlist``."""
     videos, membership, _ = _ucf101_videos(root)
-    return _table(videos, membership, str(root / "ucfTrainTestlist"))
+    return _table(videos, membership, str(root))
 
 
 # --- HMDB51 --------------------------------------------------------------------------------------
@@ -207,10 +212,11 @@ _HMDB_SUBSET = {"0": "unused", "1": "train", "2": "test"}
 
 
 def hmdb51_manifest(root: Path) -> pd.DataFrame:
-    """HMDB51: ``testTrainMulti_7030_splits/<class>_test_split<N>.txt`` lines ``name.avi 0|1|2``."""
-    split_dir = root / HMDB_SPLIT_DIR
-    if not split_dir.is_dir():
-        raise DatasetError(f"{split_dir}: HMDB51 split folder not found")
+    """HMDB51: ``testTrainMulti_7030_splits/<class>_test_split<N>.txt`` lines ``name.avi 0|1|2``.
+
+    Both the split folder and the ``<class>/`` folders may lie below ``root`` (as unrar gives them).
+    """
+    split_dir = find_named(root, [HMDB_SPLIT_DIR], "HMDB51 split folder")
     files = {}
     for path in sorted(split_dir.glob("*.txt")):
         match = _HMDB_FILE.match(path.name)
@@ -219,6 +225,7 @@ def hmdb51_manifest(root: Path) -> pd.DataFrame:
     if not files:
         raise DatasetError(f"{split_dir}: no <class>_test_split<N>.txt files")
     classes = sorted({cls for cls, _ in files})
+    base = class_folder(root, classes, "HMDB51")
     index = _RootIndex(root)
     videos: dict[str, _Video] = {}
     membership: dict[int, dict[str, str]] = {}
@@ -231,7 +238,7 @@ def hmdb51_manifest(root: Path) -> pd.DataFrame:
             name, code = name.strip(), code.strip()
             if not name or code not in _HMDB_SUBSET:
                 raise DatasetError(f"{path}:{number}: expected '<video>.avi 0|1|2', got {line!r}")
-            rel = index.resolve(f"{cls}/{name}", path, number)
+            rel = index.resolve(prefixed(base, root, f"{cls}/{name}"), path, number)
             known = videos.get(rel)
             if known is not None and known.label != label:
                 raise DatasetError(f"{path}:{number}: {name!r} is also listed under class {known.class_name!r}")
@@ -248,17 +255,21 @@ def hmdb51_manifest(root: Path) -> pd.DataFrame:
 
 
 def ucf50_manifest(root: Path) -> pd.DataFrame:
-    """UCF50: 25 leave-one-group-out folds; fold k tests group k (from ``_gXX_`` in the file name)."""
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """UCF50: 25 leave-one-group-out folds; fold k tests group k (from ``_gXX_`` in the file name).
+
+    The class folders lie in ``root`` or in its ``UCF50/`` (as the archive unpacks).
+    """
+    base = next((p for p in root.iterdir() if p.is_dir() and p.name.lower() == "ucf50"), root)
+    classes = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
     videos: dict[str, _Video] = {}
     for label, cls in enumerate(classes):
-        for path in sorted((root / cls).iterdir()):
+        for path in sorted((base / cls).iterdir()):
             if path.suffix.lower() not in VIDEO_SUFFIXES:
                 continue
             group = _group_of(path.name)
             if not group:
                 raise DatasetError(f"{path}: no group (_gXX_) in the file name; UCF50 folds need it")
-            rel = path.relative_to(root).as_posix()
+            rel = prefixed(base, root, path.relative_to(base).as_posix())
             videos[rel] = _Video(rel, label, cls, group)
     if not videos:
         raise DatasetError(f"{root}: no UCF50 videos (<Class>/v_<Name>_gXX_cYY.avi) found")
@@ -295,35 +306,26 @@ def _thumos_meta(path: Path, variable: str) -> list[tuple[str, str, int | None]]
     return entries
 
 
-def _find(root: Path, names: Iterable[str]) -> Path:
-    """The first of several candidate locations that exists, else an error naming them all."""
-    candidates = [root / n for n in names]
-    for path in candidates:
-        if path.exists():
-            return path
-    raise DatasetError(f"{root}: none of {', '.join(str(c) for c in candidates)} exists")
-
-
 def thumos14_manifest(root: Path) -> pd.DataFrame:
-    """THUMOS14: UCF101 (all videos) + validation videos train, test videos test; one split."""
-    ucf_root = _find(root, ["UCF101", "ucf101", "."])
-    ucf_videos, _, classes = _ucf101_videos(ucf_root)
+    """THUMOS14: UCF101 (all videos) + validation videos train, test videos test; one split.
+
+    Found below ``root`` by name, as the archives unpack: UCF101 (``ucfTrainTestlist/`` and the
+    class folders), ``validation_set.mat`` / ``test_set_meta.mat``, and the folders with
+    "validation" / "test" in their name holding the videos (``validation/``, ``TH14_test_set_mp4/``).
+    """
+    ucf_videos, _, classes = _ucf101_videos(root)
     by_lower = {name.lower(): i for i, name in enumerate(classes)}
-    prefix = ucf_root.relative_to(root).as_posix()
-    videos: dict[str, _Video] = {}
-    subset_of: dict[str, str] = {}
-    for rel, video in ucf_videos.items():
-        full = rel if prefix == "." else f"{prefix}/{rel}"
-        videos[full] = _Video(full, video.label, video.class_name, video.group)
-        subset_of[full] = "train"
+    videos: dict[str, _Video] = dict(ucf_videos)
+    subset_of: dict[str, str] = {rel: "train" for rel in ucf_videos}
     index = _RootIndex(root)
     dropped = 0
     for subset, folder, mat_name, variable in (
         ("train", "validation", "validation_set.mat", "validation_videos"),
         ("test", "test", "test_set_meta.mat", "test_videos"),
     ):
-        mat_path = _find(root, [mat_name, f"{folder}/{mat_name}"])
-        video_dir = _find(root, [folder, f"{folder}_mp4"])
+        mat_path = find_named(root, [mat_name], f"THUMOS14 {folder} metadata", kind="file")
+        video_dir = video_folder(root, lambda f, word=folder: word in f.name.lower(),
+                                 lambda p: p.suffix.lower() in VIDEO_SUFFIXES, f"THUMOS14 {folder}")
         for number, (name, action, action_index) in enumerate(_thumos_meta(mat_path, variable), start=1):
             if action_index is not None and action_index > 0:
                 if action_index > len(classes):
@@ -370,17 +372,25 @@ def build_manifest(format: str, root: str | Path) -> pd.DataFrame:
 def split_files(format: str, root: str | Path) -> list[Path]:
     """The official split/annotation files a format's manifest is read from (workflow inputs).
 
-    UCF50's folds come from file names, so it has none.
+    UCF50's folds come from file names, so it has none. Files not found give an empty list
+    (the manifest job then names what is missing).
     """
     root = Path(root)
-    patterns = {
-        "synthetic": ["ucfTrainTestlist/*.txt"],
-        "ucf101": ["ucfTrainTestlist/*.txt"],
-        "hmdb51": [f"{HMDB_SPLIT_DIR}/*.txt"],
+    wanted = {
+        "synthetic": [("ucfTrainTestlist", "*.txt")],
+        "ucf101": [("ucfTrainTestlist", "*.txt")],
+        "hmdb51": [(HMDB_SPLIT_DIR, "*.txt")],
         "ucf50": [],
-        "thumos14": ["*/ucfTrainTestlist/*.txt", "*.mat", "*/*.mat"],
+        "thumos14": [("ucfTrainTestlist", "*.txt"), ("validation_set.mat", ""), ("test_set_meta.mat", "")],
     }[format]
-    return sorted(p for pattern in patterns for p in root.glob(pattern))
+    found: list[Path] = []
+    for name, pattern in wanted:
+        try:
+            where = find_named(root, [name], name, kind="folder" if pattern else "file")
+        except DatasetError:
+            continue
+        found += list(where.glob(pattern)) if pattern else [where]
+    return sorted(found)
 
 
 def split_columns(table: pd.DataFrame) -> list[str]:

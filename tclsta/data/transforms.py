@@ -6,17 +6,20 @@ written by extraction). The same crop and flip apply to every frame of a video (
 group transforms). A horizontal flip mirrors the image and negates the flow's x
 component; on the quantised values that is x' = 255 − x, done before normalisation.
 
-Normalisation: RGB uses the ImageNet mean/std on [0, 1] values; flow maps q ↦ (q − 127.5)/127.5,
-so 0 px of motion is 0, ±bound is ±1, and the flip's 255 − q is an exact sign change.
+The transforms return uint8 tensors (resized by OpenCV on uint8, as TSN/mmaction2): four
+times less shared memory between loader workers and the trainer, and the copy to the GPU moves
+bytes. :func:`normalise` then runs on the device. RGB uses the ImageNet mean/std on [0, 1]
+values; flow maps q ↦ (q − 127.5)/127.5, so 0 px of motion is 0, ±bound is ±1, and the flip's
+255 − q is an exact sign change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,26 +53,35 @@ def flip(clip: np.ndarray, flow: bool) -> np.ndarray:
 
 
 def crop_resize(clip: np.ndarray, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
-    """Cut ``box`` from (T, H, W, C) uint8 and resize to size × size: float tensor (T, C, size, size) in 0..255."""
+    """Cut ``box`` from (T, H, W, C) uint8 and resize to size × size: uint8 tensor (T, C, size, size).
+
+    Bilinear, by OpenCV on uint8 (all 2L flow channels at once), as TSN/mmaction2 resize: 4× faster
+    than torch's antialiased float resize. Crops are 0.66–1.3× the output side, so little aliasing.
+    """
     top, left, h, w = box
-    x = torch.from_numpy(np.ascontiguousarray(clip[:, top:top + h, left:left + w, :])).permute(0, 3, 1, 2).float()
+    cut = clip[:, top:top + h, left:left + w, :]
     if (h, w) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x
+        cut = np.stack([cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR).reshape(size, size, -1)
+                        for frame in cut])
+    return torch.from_numpy(np.ascontiguousarray(cut)).permute(0, 3, 1, 2).contiguous()
 
 
 def normalise(x: torch.Tensor, flow: bool) -> torch.Tensor:
-    """RGB: ImageNet mean/std; flow: (q − 127.5) / 127.5. ``x`` is (T, C, H, W) in 0..255."""
+    """Float32 model input on ``x``'s device. RGB: ImageNet mean/std; flow: (q − 127.5) / 127.5.
+
+    ``x`` is (…, C, H, W) in 0..255 (uint8 from the loader, or float).
+    """
+    x = x.float()
     if flow:
         return (x - FLOW_CENTRE) / FLOW_CENTRE
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1) * 255.0
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1) * 255.0
     return (x - mean) / std
 
 
 def train_transform(clip: np.ndarray, *, flow: bool, size: int, scales: Sequence[float],
                     rng: np.random.Generator, mirror: bool = True) -> torch.Tensor:
-    """Multi-scale crop, random flip (p = 0.5 if ``mirror``), resize, normalise: (T, H, W, C) uint8 → (T, C, size, size).
+    """Multi-scale crop, random flip (p = 0.5 if ``mirror``), resize: (T, H, W, C) → uint8 (T, C, size, size).
 
     ``mirror=False`` is for classes that a mirror image changes (e.g. clockwise vs
     counter-clockwise motion): a flipped clockwise spin is a counter-clockwise one.
@@ -77,9 +89,9 @@ def train_transform(clip: np.ndarray, *, flow: bool, size: int, scales: Sequence
     if rng.random() < 0.5 and mirror:
         clip = flip(clip, flow)
     box = multiscale_box(clip.shape[1], clip.shape[2], scales, rng)
-    return normalise(crop_resize(clip, box, size), flow)
+    return crop_resize(clip, box, size)
 
 
-def eval_transform(clip: np.ndarray, *, flow: bool, size: int) -> torch.Tensor:
-    """Centre square crop, resize, normalise: (T, H, W, C) uint8 → (T, C, size, size)."""
-    return normalise(crop_resize(clip, centre_box(clip.shape[1], clip.shape[2]), size), flow)
+def eval_transform(clip: np.ndarray, *, size: int) -> torch.Tensor:
+    """Centre square crop, resize: (T, H, W, C) uint8 → uint8 (T, C, size, size)."""
+    return crop_resize(clip, centre_box(clip.shape[1], clip.shape[2]), size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ def output_size(width: int, height: int, resize: dict[str, Any]) -> tuple[int, i
     raise ValueError(f"unknown resize mode {mode!r}")
 
 
-def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_frames: int | None = None) -> np.ndarray:
-    """Decode every frame of a video as RGB uint8 ``[N, H, W, 3]``, resized as asked.
+def iter_frames(path: str | Path, resize: dict[str, Any] | None = None,
+                max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Decode a video frame by frame: RGB uint8 ``[H, W, 3]``, resized as asked (memory: one frame).
 
-    Raises :class:`VideoDecodeError` naming the file when it cannot be opened or yields no frame,
-    :class:`~tclsta.errors.TruncatedVideoError` when clearly fewer frames decode than it declares.
+    Raises :class:`VideoDecodeError` naming the file when it cannot be opened or yields no frame
+    (on the first ``next``), :class:`~tclsta.errors.TruncatedVideoError` after the last frame when
+    clearly fewer frames decode than it declares.
     """
     path = Path(path)
     if not path.is_file():
@@ -41,9 +44,9 @@ def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_fra
         if not capture.isOpened():
             raise VideoDecodeError(f"{path}: cannot open video (unknown container or codec, or corrupt file)")
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        frames: list[np.ndarray] = []
+        count = 0
         size: tuple[int, int] | None = None
-        while max_frames is None or len(frames) < max_frames:
+        while max_frames is None or count < max_frames:
             ok, frame = capture.read()
             if not ok:
                 break
@@ -51,10 +54,28 @@ def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_fra
                 size = output_size(frame.shape[1], frame.shape[0], resize or {})
             if (frame.shape[1], frame.shape[0]) != size:
                 frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            count += 1
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
-    if not frames:
+    if not count:
         raise VideoDecodeError(f"{path}: no frame could be decoded (corrupt or empty video)")
-    check_decoded_count(path, len(frames), declared, max_frames)
-    return np.stack(frames)
+    check_decoded_count(path, count, declared, max_frames)
+
+
+def iter_chunks(path: str | Path, resize: dict[str, Any] | None, max_frames: int | None,
+                size: int) -> Iterator[np.ndarray]:
+    """:func:`iter_frames` in consecutive arrays ``[≤ size, H, W, 3]``: a long video in constant memory."""
+    chunk: list[np.ndarray] = []
+    for frame in iter_frames(path, resize, max_frames):
+        chunk.append(frame)
+        if len(chunk) == size:
+            yield np.stack(chunk)
+            chunk = []
+    if chunk:
+        yield np.stack(chunk)
+
+
+def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_frames: int | None = None) -> np.ndarray:
+    """Every frame of a video as RGB uint8 ``[N, H, W, 3]`` (see :func:`iter_frames`)."""
+    return np.stack(list(iter_frames(path, resize, max_frames)))

@@ -23,14 +23,15 @@ from tclsta.errors import DatasetError, TclstaError
 from tclsta.features.cache import FeatureCache, write_feature_cache
 from tclsta.models.stream import AttentionStream
 from tclsta.training.checkpoint import file_hash, load_final
-from tclsta.training.runtime import infer, prepare
+from tclsta.training.runtime import infer, loader_options, prepare
 
 log = logging.getLogger(__name__)
 
 
-def feature_loader(dataset: FramesDataset, frames_per_batch: int, num_workers: int) -> DataLoader:
+def feature_loader(dataset: FramesDataset, frames_per_batch: int, num_workers: int, device: Any) -> DataLoader:
     """Whole videos per batch, about ``frames_per_batch`` frames in total (at least one video)."""
-    return DataLoader(dataset, batch_size=max(1, frames_per_batch // dataset.segments), num_workers=num_workers)
+    return DataLoader(dataset, batch_size=max(1, frames_per_batch // dataset.segments),
+                      **loader_options(device, num_workers))
 
 
 def extract(model: AttentionStream, loader: DataLoader, device: Any) -> dict[str, list[np.ndarray]]:
@@ -72,7 +73,7 @@ def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path,
                             crop_size=meta["stream_config"]["crop_size"], flow_stack=meta["model"]["flow_stack"])
     log.info("split %d %s/%s: %d videos × %d frames on %s", split, meta["stream"], meta["attention"],
              len(dataset), fcfg["frames"], device)
-    arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"]), device)
+    arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"], device), device)
     cache = FeatureCache.from_videos(
         video_ids=list(videos["video_id"]),
         labels=arrays["labels"],

@@ -64,7 +64,9 @@ class TemporalAttention(nn.Module):
         self.fc = nn.Linear(hidden, num_classes)
 
     def forward(self, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h, _ = self.lstm(alpha)
+        # the weights' dtype (float32) whatever the autocast: a small LSTM costs little, and bf16 LSTMs fail on CUDA before torch 2.3
+        with torch.autocast(alpha.device.type, enabled=False):
+            h, _ = self.lstm(alpha.to(self.lstm.weight_ih_l0.dtype))
         weights = temporal_weights(h)
         logits = self.fc((weights.unsqueeze(-1).to(h.dtype) * h).sum(dim=1))
         return logits, weights

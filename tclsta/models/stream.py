@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tclsta.models.attention import SpatialAttention, TemporalAttention, weighted_pool
-from tclsta.models.resnet import ResNet, load_pretrained
+from tclsta.models.pretrained import initialise_backbone
+from tclsta.models.resnet import ResNet
 
 ATTENTIONS = ("none", "spatial", "temporal", "both")
 HEADS = ("frame", "spatial", "temporal")
@@ -141,6 +142,6 @@ def build_stream(model_cfg: dict[str, Any], stream: str, attention: str, num_cla
         cam_channels=model_cfg["cam_channels"],
         lstm_hidden=model_cfg["lstm_hidden"],
     )
-    if pretrained and model_cfg["pretrained"]:
-        load_pretrained(model.backbone, model_cfg["pretrained"])
+    if pretrained:
+        initialise_backbone(model.backbone, model_cfg)
     return model

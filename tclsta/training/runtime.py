@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader
 
+from tclsta.data.transforms import normalise
 from tclsta.models.stream import AttentionStream, StreamOutput
 
 
@@ -19,9 +20,22 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def prepare(model: AttentionStream, device: torch.device) -> AttentionStream:
-    """Move ``model`` to ``device`` (channels_last memory format on CUDA)."""
+    """Move ``model`` to ``device`` (on CUDA: channels_last memory format, cuDNN autotuning for the fixed input size)."""
     model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+    if device.type != "cuda":
+        return model
+    torch.backends.cudnn.benchmark = True
+    return model.to(memory_format=torch.channels_last)
+
+
+def model_input(clips: torch.Tensor, device: torch.device, flow: bool) -> torch.Tensor:
+    """The loader's uint8 clips (B, T, C, S, S), copied to ``device`` as bytes and normalised there."""
+    return normalise(clips.to(device, non_blocking=True), flow)
+
+
+def loader_options(device: torch.device, num_workers: int) -> dict:
+    """DataLoader options: pinned host memory on CUDA (asynchronous copies), ``num_workers`` workers."""
+    return {"num_workers": num_workers, "pin_memory": device.type == "cuda"}
 
 
 @torch.no_grad()
@@ -29,9 +43,10 @@ def infer(model: AttentionStream, loader: DataLoader, device: torch.device
           ) -> Iterator[tuple[StreamOutput, torch.Tensor, torch.Tensor]]:
     """Evaluation-mode outputs for each batch of ``loader``: (output, labels, positions)."""
     model.eval()
+    flow = loader.dataset.flow
     for clips, labels, positions in loader:
         with autocast(device):
-            output = model(clips.to(device, non_blocking=True))
+            output = model(model_input(clips, device, flow))
         yield output, labels, positions
 
 

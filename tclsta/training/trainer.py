@@ -27,9 +27,11 @@ from tclsta.device import resolve_device
 from tclsta.errors import DatasetError
 from tclsta.models.stream import build_stream, stream_loss
 from tclsta.training.checkpoint import load_resume, resume_path, save_final, save_resume
-from tclsta.training.runtime import accuracy, autocast, prepare
+from tclsta.training.runtime import accuracy, autocast, loader_options, model_input, prepare
 
 log = logging.getLogger(__name__)
+
+DISPLAY_EVERY = 10  # iterations between progress-bar updates (each reads the running loss from the device)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,11 @@ def holdout(videos: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFr
     return videos[~mask], videos[mask]
 
 
+def _running(average: torch.Tensor | None, value: torch.Tensor) -> torch.Tensor:
+    """Exponential running average (0.9 / 0.1), computed where ``value`` lies."""
+    return value if average is None else 0.9 * average + 0.1 * value
+
+
 def fingerprint(config: dict[str, Any], job: StreamJob) -> str:
     """What a resume file must have been made with to be continued (the list of streams/attentions run is not)."""
     stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions", "num_workers")}
@@ -108,46 +115,49 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         start, history = state["iteration"], state["history"]
-        loss_avg, acc_avg = state["running"]
+        loss_avg, acc_avg = (None if v is None else torch.tensor(v, device=device) for v in state["running"])
         log.info("%s: resuming at iteration %d of %d", resume, start, total)
 
     common = dict(stream=job.stream, crop_size=scfg["crop_size"], flow_stack=mcfg["flow_stack"])
     train_set = FramesDataset(job.frames_root, records(fit), segments=scfg["segments"], scales=scfg["scales"],
                               flip=scfg["flip"], train=True, **common)
+    options = loader_options(device, scfg["num_workers"])
     val_loader = DataLoader(FramesDataset(job.frames_root, records(val), segments=scfg["segments"], **common),
-                            batch_size=scfg["batch_size"], num_workers=scfg["num_workers"])
+                            batch_size=scfg["batch_size"], **options)
     loader = DataLoader(train_set, batch_sampler=TrainBatches(len(train_set), scfg["batch_size"], seed, start, total),
-                        num_workers=scfg["num_workers"], pin_memory=device.type == "cuda")
+                        **options)
 
     def snapshot(iteration: int) -> None:
         save_resume(resume, {
             "fingerprint": key, "iteration": iteration, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "rng": torch.get_rng_state(), "history": history, "running": [loss_avg, acc_avg],
+            "rng": torch.get_rng_state(), "history": history,
+            "running": [None if v is None else float(v) for v in (loss_avg, acc_avg)],
         })
 
     model.train()
     progress = tqdm(loader, initial=start, total=total, desc=f"{job.stream}/{job.attention}", mininterval=2.0)
     for iteration, (clips, labels, _) in enumerate(progress, start=start + 1):
-        clips, labels = clips.to(device, non_blocking=True), labels.to(device)
+        clips, labels = model_input(clips, device, train_set.flow), labels.to(device, non_blocking=True)
         with autocast(device):
             output = model(clips)
             loss = stream_loss(output, labels, scfg["loss_weights"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        batch_acc = float((output.prediction().argmax(1) == labels).float().mean())
-        loss_value = float(loss.detach())
-        loss_avg = loss_value if loss_avg is None else 0.9 * loss_avg + 0.1 * loss_value
-        acc_avg = batch_acc if acc_avg is None else 0.9 * acc_avg + 0.1 * batch_acc
-        progress.set_postfix(loss=f"{loss_avg:.3f}", acc=f"{acc_avg:.2f}", lr=f"{optimizer.param_groups[0]['lr']:.0e}")
+        # running averages stay on the device: no host sync per step, only when shown or saved
+        loss_avg = _running(loss_avg, loss.detach().float())
+        acc_avg = _running(acc_avg, (output.prediction().argmax(1) == labels).float().mean())
+        if iteration % DISPLAY_EVERY == 0:
+            progress.set_postfix(loss=f"{float(loss_avg):.3f}", acc=f"{float(acc_avg):.2f}",
+                                 lr=f"{optimizer.param_groups[0]['lr']:.0e}")
         if len(val) and (iteration % scfg["validate_every"] == 0 or iteration == total):
             val_acc = accuracy(model, val_loader, device)
             scheduler.step(val_acc)
-            history.append({"iteration": iteration, "loss": loss_avg, "train_acc": acc_avg, "val_acc": val_acc,
-                            "lr": optimizer.param_groups[0]["lr"]})
+            history.append({"iteration": iteration, "loss": float(loss_avg), "train_acc": float(acc_avg),
+                            "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"]})
             log.info("iteration %d: loss %.3f, train acc %.3f, validation acc %.3f, lr %.0e",
-                     iteration, loss_avg, acc_avg, val_acc, optimizer.param_groups[0]["lr"])
+                     iteration, float(loss_avg), float(acc_avg), val_acc, optimizer.param_groups[0]["lr"])
             model.train()
         if iteration % scfg["checkpoint_every"] == 0 or iteration == total:
             snapshot(iteration)

@@ -33,6 +33,14 @@ LOGS = f"{OUT}/logs"
 ENV = str(Path(workflow.basedir).parent / "envs" / "tclsta.yaml")
 GPU_ENV = str(Path(workflow.basedir).parent / "envs" / "tclsta-gpu.yaml")
 GPUS = config["resources"]["gpus"]
+# Run locally, at most one GPU job per GPU at once (each job locks its own: tclsta.device); a
+# `--resources gpu=N` on the command line or in a profile wins. SLURM allocates GPUs itself.
+if GPUS and workflow.local_exec and "gpu" not in workflow.global_resources:
+    from tclsta.device import visible_gpus
+
+    _gpus_here = len(visible_gpus())
+    if _gpus_here:
+        workflow.register_resource("gpu", _gpus_here * GPUS)
 SPLITS = config["dataset"]["splits"]
 
 # Final products of each stage; the stage files append to it and `rule all` asks for it.

@@ -28,6 +28,8 @@ rule train_cln:
             sort_keys=True,
         ),
     threads: 2
+    resources:
+        gpu=GPUS,  # the CLN runs on config `device` (auto: the GPU when there is one)
     log:
         f"{LOGS}/cln/split{{split}}.log",
     conda:
