@@ -41,7 +41,7 @@ SOURCE = Path(__file__).with_name("tvl1_native.c")
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-fPIC", "-shared", "-std=c11"]
 
 _library: ctypes.CDLL | None | bool = None  # None: not tried yet; False: could not build
-_pool: ThreadPoolExecutor | None = None
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (workers, pool)
 
 
 def _cpu_signature() -> str:
@@ -101,11 +101,11 @@ def _workers() -> ThreadPoolExecutor:
     """One worker thread per torch CPU thread (re-made when ``torch.set_num_threads`` changed)."""
     global _pool
     n = max(1, torch.get_num_threads())
-    if _pool is None or _pool._max_workers != n:
+    if _pool is None or _pool[0] != n:
         if _pool is not None:
-            _pool.shutdown()
-        _pool = ThreadPoolExecutor(n, thread_name_prefix="tvl1")
-    return _pool
+            _pool[1].shutdown()
+        _pool = (n, ThreadPoolExecutor(n, thread_name_prefix="tvl1"))
+    return _pool[1]
 
 
 def _pointer(t: Tensor) -> int:

@@ -11,7 +11,8 @@ and dual update (``p``), stopped when the mean squared change of ``u`` falls bel
 
 Everything works on ``[B, …]`` tensors, on whatever device the input is on. The stopping
 rule is applied per pair (a converged pair is frozen while others continue), so a pair's
-result does not depend on the rest of its batch.
+result does not depend on the rest of its batch. With ``compiled=True`` on CPU a level runs
+in :mod:`tclsta.flow.native` (the same steps in C, one pair per worker thread).
 """
 
 from __future__ import annotations
@@ -348,9 +349,11 @@ def tvl1(
 
     Channel 0 is the x displacement and channel 1 the y displacement in pixels, so that
     ``nxt[y + v, x + u] ≈ prev[y, x]``. Parameters are OpenCV's (``lambda_`` is its lambda);
-    ``nscales="auto"`` picks the depth with :func:`resolve_nscales`. ``compiled`` fuses the
-    inner iteration with ``torch.compile`` (same result to float rounding, several times faster;
-    the first call compiles for tens of seconds).
+    ``nscales="auto"`` picks the depth with :func:`resolve_nscales`. ``compiled``: on CPU each
+    pair's pyramid level runs as native C in a worker thread (:mod:`tclsta.flow.native`; built
+    once, in about a second, with the system C compiler; one worker per ``torch.get_num_threads()``),
+    elsewhere the inner iteration is fused by ``torch.compile`` (tens of seconds per level shape
+    on first use). Same result to float rounding; without a compiler it runs uncompiled.
     """
     if prev.shape != nxt.shape or prev.dim() != 3:
         raise ValueError(f"expected two [B, H, W] tensors of equal shape, got {tuple(prev.shape)} and {tuple(nxt.shape)}")
