@@ -156,3 +156,20 @@ def test_library_api_in_a_plain_process(tmp_path) -> None:
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "ok (2, 2, 48, 64)" in out.stdout
+
+
+@needs_native
+def test_compiled_code_goes_to_the_shared_cache(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from tclsta.flow.cache import use_cache_dir
+
+    for name in ("TORCHINDUCTOR_CACHE_DIR", "TCLSTA_CACHE_DIR"):  # restored afterwards, also when set below
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
+    assert use_cache_dir(tmp_path / "shared") == tmp_path / "shared"
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "shared" / "inductor")
+    monkeypatch.setattr(native, "_library", None)
+    assert native.available()
+    assert len(list((tmp_path / "shared" / "native").glob("tvl1_native-*.so"))) == 1
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/elsewhere")  # a user's own choice is kept
+    use_cache_dir(tmp_path / "other")
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/elsewhere"
