@@ -134,18 +134,21 @@ def one_scale(
     grad = u.new_empty((b, 1, h, w))
     rho_c = u.new_empty((b, 1, h, w))
 
+    tensors = (stack, i0, u, px, py, a, grad, rho_c)
+    bases = [_pointer(t) for t in tensors]
+    strides = [t.stride(0) * t.element_size() for t in tensors]
+
     def pair(k: int) -> None:
-        uk, pxk, pyk, ak, gk, rk = u[k], px[k], py[k], a[k], grad[k], rho_c[k]
+        p_stack, p_i0, p_u, p_px, p_py, p_a, p_grad, p_rho = (base + k * s for base, s in zip(bases, strides))
+        flow = u[k, :2].numpy()  # a view: the median writes through numpy, no OpenMP region in a worker
         converged = ctypes.c_int(0)
         for _ in range(warps):
-            lib.tvl1_warp(h, w, _pointer(stack[k]), _pointer(i0[k]), _pointer(uk), _pointer(ak), _pointer(gk),
-                          _pointer(rk))
+            lib.tvl1_warp(h, w, p_stack, p_i0, p_u, p_a, p_grad, p_rho)
             for _ in range(outer_iterations):
                 if median_filtering > 1:
-                    flow = uk[:2].numpy()  # numpy, not torch: no OpenMP region in a worker
                     flow[...] = median(flow, median_filtering)
-                lib.tvl1_inner(c, h, w, _pointer(uk), _pointer(pxk), _pointer(pyk), _pointer(ak), _pointer(gk),
-                               _pointer(rk), inner_iterations, l_t, theta, taut, scaled_eps, ctypes.byref(converged))
+                lib.tvl1_inner(c, h, w, p_u, p_px, p_py, p_a, p_grad, p_rho, inner_iterations, l_t, theta, taut,
+                               scaled_eps, ctypes.byref(converged))
                 if converged.value:
                     break
 
