@@ -24,8 +24,9 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +98,25 @@ def available() -> bool:
     return _load() is not None
 
 
-def _workers() -> ThreadPoolExecutor:
-    """One worker thread per torch CPU thread (re-made when ``torch.set_num_threads`` changed)."""
+@contextmanager
+def single_threaded_torch() -> Iterator[int]:
+    """Run torch's own CPU ops single-threaded inside the block; yields the thread count before.
+
+    The few tensor ops around the native levels (pyramid, gradients, upsampling) are small; run
+    in parallel, each would wake OpenMP threads that then spin (libgomp's default wait policy,
+    milliseconds per region) on the cores our workers need. Restored on exit."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(n)
+
+
+def _workers(n: int) -> ThreadPoolExecutor:
+    """A pool of ``n`` worker threads (re-made when ``n`` changes)."""
     global _pool
-    n = max(1, torch.get_num_threads())
+    n = max(1, n)
     if _pool is None or _pool[0] != n:
         if _pool is not None:
             _pool[1].shutdown()
@@ -116,14 +132,15 @@ def _pointer(t: Tensor) -> int:
 
 def one_scale(
     i0: Tensor, stack: Tensor, u: Tensor, median: Callable[[np.ndarray, int], np.ndarray], *,
-    median_filtering: int, gamma: float, warps: int,
+    median_filtering: int, gamma: float, warps: int, workers: int,
     outer_iterations: int, inner_iterations: int, l_t: float, theta: float, taut: float, scaled_eps: float,
 ) -> Tensor:
     """OpenCV's ``procOneScale`` for each pair, one pair per worker thread; returns the new flow.
 
     ``i0`` is the first image ``[B, H, W]``, ``stack`` the second with its centred gradient
     ``[B, 3, H, W]``, ``u`` the initial flow ``[B, C, H, W]`` (C = 3 when gamma ≠ 0).
-    ``median(planes, ksize)`` filters one pair's flow planes ``[2, H, W]`` (when ``median_filtering`` > 1)."""
+    ``median(planes, ksize)`` filters one pair's flow planes ``[2, H, W]`` (when ``median_filtering`` > 1);
+    ``workers`` threads share the pairs."""
     lib = _load()
     b, c, h, w = u.shape
     u = u.float().contiguous().clone()
@@ -152,5 +169,5 @@ def one_scale(
                 if converged.value:
                     break
 
-    list(_workers().map(pair, range(b)))
+    list(_workers(workers).map(pair, range(b)))
     return u

@@ -17,6 +17,7 @@ in :mod:`tclsta.flow.native` (the same steps in C, one pair per worker thread).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 
@@ -285,18 +286,20 @@ def _is_out_of_memory(err: BaseException | None) -> bool:
 def _one_scale(
     i0: Tensor, i1: Tensor, u: Tensor, *, tau: float, lambda_: float, theta: float, warps: int,
     epsilon: float, inner_iterations: int, outer_iterations: int, gamma: float, median_filtering: int,
-    compiled: bool,
+    compiled: bool, workers: int | None,
 ) -> Tensor:
-    """OpenCV's ``procOneScale`` on a batch; ``u`` is ``[B, C, H, W]`` (C = 3 when gamma ≠ 0)."""
+    """OpenCV's ``procOneScale`` on a batch; ``u`` is ``[B, C, H, W]`` (C = 3 when gamma ≠ 0).
+    With ``workers`` (CPU, compiled, native loop built) it runs in :mod:`tclsta.flow.native`."""
     b, c, h, w = u.shape
     scaled_eps = epsilon * epsilon * h * w
     l_t, taut = lambda_ * theta, tau / theta
     grads = centered_gradient(i1)
     stack = torch.cat((i1[:, None], grads), 1)
-    if compiled and u.device.type == "cpu" and native.available():
+    if workers is not None:
         return native.one_scale(
             i0, stack, u, median_planes, median_filtering=median_filtering, gamma=gamma, warps=warps,
-            outer_iterations=outer_iterations, inner_iterations=inner_iterations, l_t=l_t, theta=theta, taut=taut, scaled_eps=scaled_eps,
+            workers=workers, outer_iterations=outer_iterations, inner_iterations=inner_iterations, l_t=l_t,
+            theta=theta, taut=taut, scaled_eps=scaled_eps,
         )
     step = _fused(_inner_step, compiled)
     warp = _fused(warp_bicubic, compiled)
@@ -363,22 +366,24 @@ def tvl1(
     if median_filtering > 1 and median_filtering % 2 == 0:
         raise ValueError(f"median_filtering must be odd, got {median_filtering}")
     levels = pyramid_sizes(h, w, resolve_nscales(nscales, h, w, scale_step), scale_step)
-    i0s, i1s = [prev.float()], [nxt.float()]
-    for size in levels[1:]:
-        both = resize_linear(torch.stack((i0s[-1], i1s[-1]), 1), size, (1 / scale_step, 1 / scale_step))
-        i0s.append(both[:, 0])
-        i1s.append(both[:, 1])
-    channels = 3 if gamma != 0 else 2
-    u = prev.new_zeros((b, channels) + levels[-1], dtype=torch.float32)
-    params = dict(
-        tau=tau, lambda_=lambda_, theta=theta, warps=warps, epsilon=epsilon, inner_iterations=inner_iterations,
-        outer_iterations=outer_iterations, gamma=gamma, median_filtering=median_filtering,
-        compiled=compiled,
-    )
-    for s in range(len(levels) - 1, -1, -1):
-        u = _one_scale(i0s[s], i1s[s], u, **params)
-        if s == 0:
-            break
-        u = resize_linear(u, levels[s - 1])
-        u[:, :2] *= 1 / scale_step
-    return u[:, :2].contiguous()
+    use_native = compiled and prev.device.type == "cpu" and native.available()
+    with native.single_threaded_torch() if use_native else contextlib.nullcontext() as workers:
+        i0s, i1s = [prev.float()], [nxt.float()]
+        for size in levels[1:]:
+            both = resize_linear(torch.stack((i0s[-1], i1s[-1]), 1), size, (1 / scale_step, 1 / scale_step))
+            i0s.append(both[:, 0])
+            i1s.append(both[:, 1])
+        channels = 3 if gamma != 0 else 2
+        u = prev.new_zeros((b, channels) + levels[-1], dtype=torch.float32)
+        params = dict(
+            tau=tau, lambda_=lambda_, theta=theta, warps=warps, epsilon=epsilon, inner_iterations=inner_iterations,
+            outer_iterations=outer_iterations, gamma=gamma, median_filtering=median_filtering,
+            compiled=compiled, workers=workers,
+        )
+        for s in range(len(levels) - 1, -1, -1):
+            u = _one_scale(i0s[s], i1s[s], u, **params)
+            if s == 0:
+                break
+            u = resize_linear(u, levels[s - 1])
+            u[:, :2] *= 1 / scale_step
+        return u[:, :2].contiguous()
