@@ -173,3 +173,20 @@ def test_compiled_code_goes_to_the_shared_cache(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/elsewhere")  # a user's own choice is kept
     use_cache_dir(tmp_path / "other")
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/elsewhere"
+
+
+@needs_native
+def test_native_call_leaves_the_thread_count_as_it_was() -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with native.single_threaded_torch() as outer:
+            assert (outer, torch.get_num_threads()) == (2, 1)
+        with pytest.raises(ValueError), native.single_threaded_torch():
+            raise ValueError("interrupted")
+        assert torch.get_num_threads() == 2
+        prev, nxt, _ = pairs_batch()
+        tvl1(prev, nxt, compiled=True, nscales=1, warps=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
