@@ -1,42 +1,50 @@
-"""TV-L1 accuracy and speed: our batched PyTorch TV-L1 next to OpenCV's DualTVL1OpticalFlow, in one run.
+"""TV-L1 accuracy and speed: our batched TV-L1 next to OpenCV's DualTVL1OpticalFlow, in one run.
 
 Pairs are 340×256 and made from real photos (matplotlib's sample images, no download) with
 known flow: ``smooth`` (affine + low-frequency waves, ≤ ~4 px), ``layered`` (a photo patch
 moving over a differently moving background: motion boundaries and occlusions) and ``large``
 (a 4–31 px pan plus waves). ``video`` is consecutive frames of a real MJPG video panning and
 zooming over the photo, decoded with OpenCV: there is no ground truth, so it reports the
-agreement (mean end-point difference) between ours and OpenCV. Speed is pairs/s on the
-smooth + layered pairs with the same thread count for both (``--threads``, default 2);
-CUDA is measured too when a GPU is present.
+agreement (mean end-point difference) between ours and OpenCV.
 
-    python benchmarks/flow.py [--pairs 6] [--threads 2] [--batch 8] [--quick]
+Speed (pairs/s on the smooth + layered pairs, same thread count for both, ``--threads``) is
+measured side by side, for OpenCV, the library API (``tvl1(prev, nxt, compiled=True)``) and the
+pipeline (``flow_images``, the extract stage's flow with its default settings: nscales auto),
+twice: on the machine as it is, and with one competing busy process (``while True: pass``)
+started by this script. OMP_WAIT_POLICY is left as the caller's environment has it (normally
+unset, as in a user's process). Compile warm-up is timed separately. It also measures the
+memory bandwidth (a large numpy copy) and estimates the memory-bound limit of a pair. CUDA,
+when present: a batch sweep at the pipeline's settings (nscales auto), with agreement to CPU.
 
-Targets (issue 3): CPU, 2 cores: ≥ 4× OpenCV's pairs/s with EPE no worse; GPU: ≥ 1,000 pairs/s.
+    python benchmarks/flow.py [--pairs 6] [--threads 2] [--batch 8] [--quick] [--json FILE]
+
+Targets (issues 3, 12): CPU, 2 cores: ≥ 4× OpenCV's pairs/s with EPE no worse, also with a busy
+process beside it; GPU: ≥ 1,000 pairs/s.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
 
-# On a shared machine OpenMP threads that spin while waiting slow every fused kernel down
-# many times over; passive waiting must be chosen before torch loads its OpenMP runtime.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import cv2
+import matplotlib.cbook as cbook
+import numpy as np
+import torch
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import cv2  # noqa: E402
-import matplotlib.cbook as cbook  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from tclsta.data.video import decode_video  # noqa: E402
-from tclsta.flow import tvl1  # noqa: E402
-from tclsta.flow.opencv_backend import tvl1_opencv  # noqa: E402
-from tclsta.flow.tvl1 import resolve_nscales  # noqa: E402
+from tclsta.config import validate
+from tclsta.data.video import decode_video
+from tclsta.flow import native, tvl1
+from tclsta.flow.opencv_backend import tvl1_opencv
+from tclsta.flow.pipeline import flow_images
+from tclsta.flow.tvl1 import resolve_nscales
 
 H, W = 256, 340
 
@@ -132,7 +140,7 @@ def epe(flow: np.ndarray, truth: np.ndarray) -> float:
 
 
 def run_ours(pairs: list, device: torch.device, batch: int, **params) -> tuple[list[np.ndarray], float]:
-    """Flows ``[H, W, 2]`` and seconds spent (synchronised), ``batch`` pairs per call."""
+    """Flows ``[H, W, 2]`` and seconds spent (synchronised), ``batch`` pairs per library call."""
     flows, seconds = [], 0.0
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
@@ -155,68 +163,239 @@ def run_opencv(pairs: list, **params) -> tuple[list[np.ndarray], float]:
     return flows, time.perf_counter() - t0
 
 
+def run_pipeline(pairs: list, batch: int) -> float:
+    """Seconds for the extract stage's flow (``flow_images``, default settings) on the pairs,
+    each given as a two-frame RGB video."""
+    settings = validate({"flow": {"device": "cpu", "batch_pairs": batch}})["flow"]
+    videos = [np.repeat(np.stack(p)[..., None], 3, -1) for p in pairs]
+    t0 = time.perf_counter()
+    flow_images(videos, settings)
+    return time.perf_counter() - t0
+
+
+@contextmanager
+def busy_process(enabled: bool):
+    """One competing CPU-bound process (a Python busy loop) while the block runs."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if enabled else None
+    try:
+        time.sleep(0.5 if enabled else 0)
+        yield
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+
+def native_build_seconds() -> float | None:
+    """Seconds to build the native CPU loop into an empty cache (None without a C compiler)."""
+    saved = os.environ.get("TCLSTA_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TCLSTA_CACHE_DIR"] = tmp
+        native._library = None
+        t0 = time.perf_counter()
+        ok = native.available()
+        seconds = time.perf_counter() - t0
+        native._library = None
+    if saved is None:
+        del os.environ["TCLSTA_CACHE_DIR"]
+    else:
+        os.environ["TCLSTA_CACHE_DIR"] = saved
+    native.available()  # reload from the real cache
+    return seconds if ok else None
+
+
+def bandwidth_gb_s() -> float:
+    """Memory bandwidth of a large copy (bytes read + written per second), best of 5."""
+    src = np.ones(128 * 2**20 // 4, np.float32)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best / 1e9
+
+
+def inner_loop_counts(pairs: list, **params) -> dict | None:
+    """Inner-loop steps × pixels per pair and the CPU seconds spent in the loop per pixel-step,
+    counted in the native loop (None without it)."""
+    if not native.available():
+        return None
+    lib = native._load()
+    counted = {"n": 0, "cpu": 0.0}
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(lib, name)
+
+        @staticmethod
+        def tvl1_inner(c, h, w, *args):
+            t0 = time.thread_time()
+            steps = lib.tvl1_inner(c, h, w, *args)
+            counted["cpu"] += time.thread_time() - t0  # under the GIL: ctypes returns with it held
+            counted["n"] += steps * h * w
+            return steps
+
+    native._library = Counting()
+    try:
+        run_ours(pairs, torch.device("cpu"), len(pairs), **params)
+    finally:
+        native._library = lib
+    return {"pixel_steps_per_pair": counted["n"] / len(pairs), "cpu_ns_per_pixel_step": counted["cpu"] / counted["n"] * 1e9}
+
+
+# Bytes per pixel and inner step that must move when a pair's planes do not stay in cache:
+# reads u, p_x, p_y, a (2 channels each), |∇I1w|², ρ_c (10 floats), writes u, p_x, p_y (6).
+BYTES_PER_PIXEL_STEP = 16 * 4
+
+
+def speed(pairs: list, args, busy: bool) -> dict:
+    """pairs/s of OpenCV, the library API and the pipeline, side by side, with or without a busy
+    process: ``args.repeats`` rounds of each in turn; the medians of the rates and of each round's
+    ratio to OpenCV (so that load changing between rounds hits both sides alike)."""
+    contenders = {
+        "opencv nscales=5": lambda: run_opencv(pairs, nscales=5)[1],
+        "library nscales=5": lambda: run_ours(pairs, torch.device("cpu"), args.batch, nscales=5)[1],
+        "opencv nscales=auto": lambda: run_opencv(pairs, nscales="auto")[1],
+        "library nscales=auto": lambda: run_ours(pairs, torch.device("cpu"), args.batch, nscales="auto")[1],
+        "pipeline nscales=auto": lambda: run_pipeline(pairs, args.batch),
+    }
+    rates: dict[str, list[float]] = {k: [] for k in contenders}
+    cpu: dict[str, list[float]] = {k: [] for k in contenders}
+    loads = []
+    with busy_process(busy):
+        for _ in range(args.repeats):
+            for key, run in contenders.items():
+                c0 = time.process_time()
+                rates[key].append(len(pairs) / run())
+                cpu[key].append((time.process_time() - c0) / len(pairs))
+            loads.append(os.getloadavg()[0])
+
+    def ratio(key: str) -> float:
+        ref = rates["opencv nscales=" + key.rsplit("=", 1)[1]]
+        return float(np.median([r / o for r, o in zip(rates[key], ref)]))
+
+    return {"busy_process": busy, "load_average_1min": loads, "repeats": args.repeats,
+            "pairs_per_s": {k: float(np.median(v)) for k, v in rates.items()},
+            "cpu_s_per_pair": {k: float(np.median(v)) for k, v in cpu.items()},
+            "x_opencv": {k: ratio(k) for k in contenders}}
+
+
+def cuda_sweep(pairs: list, batches: list[int], cpu_flows: list[np.ndarray]) -> list[dict]:
+    """pairs/s on CUDA at the pipeline's settings (nscales auto) per batch size, and the mean
+    end-point difference to the CPU result of the same pairs."""
+    gpu = torch.device("cuda")
+    out = []
+    for batch in batches:
+        work = (pairs * (batch // len(pairs) + 1))[:batch]
+        t0 = time.perf_counter()
+        run_ours(work, gpu, batch, nscales="auto")  # compile for this batch shape
+        warm = time.perf_counter() - t0
+        flows, seconds = run_ours(work, gpu, batch, nscales="auto")
+        diff = float(np.mean([epe(a, b) for a, b in zip(flows[:len(cpu_flows)], cpu_flows)]))
+        out.append({"batch": batch, "pairs_per_s": batch / seconds, "warm_up_s": warm, "epe_vs_cpu": diff})
+        print(f"| CUDA batch {batch} | {batch / seconds:.1f} pairs/s | warm-up {warm:.0f} s | EPE vs CPU {diff:.4f} |",
+              flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=6, help="pairs per set (default 6)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for both (default 2)")
     parser.add_argument("--batch", type=int, default=8, help="pairs per call of our TV-L1 on CPU")
-    parser.add_argument("--cuda-batch", type=int, default=128, help="pairs per call on CUDA")
-    parser.add_argument("--quick", action="store_true", help="2 pairs per set (a smoke run)")
+    parser.add_argument("--cuda-batches", default="32,64,128,256", help="CUDA batch sweep (pairs per call)")
+    parser.add_argument("--repeats", type=int, default=3, help="speed rounds per condition (median; default 3)")
+    parser.add_argument("--quick", action="store_true", help="2 pairs per set, 1 speed round (a smoke run)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     n = 2 if args.quick else args.pairs
+    if args.quick:
+        args.repeats = 1
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     cpu = torch.device("cpu")
     sets = make_sets(n)
     auto = resolve_nscales("auto", H, W, 0.8)
+    result: dict = {"threads": args.threads, "torch": torch.__version__, "opencv": cv2.__version__, "pairs_per_set": n,
+                    "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"), "nscales_auto": auto,
+                    "native_loop": native.available(), "cpu_count": os.cpu_count()}
     print(f"# TV-L1 at {W}×{H}, {n} pairs per set, {args.threads} CPU threads, torch {torch.__version__}, "
-          f"OpenCV {cv2.__version__}; nscales auto = {auto}")
+          f"OpenCV {cv2.__version__}; nscales auto = {auto}; OMP_WAIT_POLICY={result['omp_wait_policy']}; "
+          f"native CPU loop: {result['native_loop']}; load average {os.getloadavg()[0]:.1f}")
 
+    timed = [(p[0], p[1]) for name in ("smooth", "layered") for p in sets[name]]
+    result["native_build_s"] = native_build_seconds()
     t0 = time.perf_counter()
-    run_ours([(p[0], p[1]) for p in sets["smooth"]], cpu, args.batch)  # compiles each level's shape once
-    print(f"torch.compile warm-up (excluded from timings): {time.perf_counter() - t0:.1f} s; "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}\n")
+    for nscales in (5, "auto"):  # builds the native loop / compiles each level's shape once
+        run_ours(timed[:args.batch], cpu, args.batch, nscales=nscales)
+    result["warm_up_s"] = time.perf_counter() - t0
+    build = result["native_build_s"]
+    print(f"native CPU loop build (C compiler, empty cache): {'n/a' if build is None else f'{build:.1f} s'}; "
+          f"warm-up (first calls at nscales 5 and auto: build or load, torch.compile where used; excluded from "
+          f"timings): {result['warm_up_s']:.1f} s\n")
 
     print("| set | nscales | EPE OpenCV | EPE ours | ours vs OpenCV |")
     print("|---|---|---|---|---|")
-    timed = {"opencv": 0.0, "ours": 0.0, "pairs": 0}
+    result["accuracy"] = []
     for name, triples in sets.items():
         pairs = [(p[0], p[1]) for p in triples]
         for nscales in ([5, "auto"] if name == "large" else [5]):
-            ref, t_ref = run_opencv(pairs, nscales=nscales)
-            ours, t_ours = run_ours(pairs, cpu, args.batch, nscales=nscales)
-            if name != "large":
-                timed["opencv"] += t_ref
-                timed["ours"] += t_ours
-                timed["pairs"] += len(pairs)
-            e_ref = np.mean([epe(f, p[2]) for f, p in zip(ref, triples)])
-            e_ours = np.mean([epe(f, p[2]) for f, p in zip(ours, triples)])
-            agree = np.mean([epe(a, b) for a, b in zip(ours, ref)])
-            print(f"| {name} | {nscales} | {e_ref:.3f} | {e_ours:.3f} | {agree:.4f} |")
+            ref, _ = run_opencv(pairs, nscales=nscales)
+            ours, _ = run_ours(pairs, cpu, args.batch, nscales=nscales)
+            e_ref = float(np.mean([epe(f, p[2]) for f, p in zip(ref, triples)]))
+            e_ours = float(np.mean([epe(f, p[2]) for f, p in zip(ours, triples)]))
+            agree = float(np.mean([epe(a, b) for a, b in zip(ours, ref)]))
+            result["accuracy"].append({"set": name, "nscales": nscales, "epe_opencv": e_ref, "epe_ours": e_ours,
+                                       "ours_vs_opencv": agree})
+            print(f"| {name} | {nscales} | {e_ref:.3f} | {e_ours:.3f} | {agree:.4f} |", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         pairs = video_pairs(n, Path(tmp))
     for nscales in (5, "auto"):
         ref, _ = run_opencv(pairs, nscales=nscales)
         ours, _ = run_ours(pairs, cpu, args.batch, nscales=nscales)
-        print(f"| video (no truth) | {nscales} | – | – | {np.mean([epe(a, b) for a, b in zip(ours, ref)]):.4f} |")
+        agree = float(np.mean([epe(a, b) for a, b in zip(ours, ref)]))
+        result["accuracy"].append({"set": "video", "nscales": nscales, "ours_vs_opencv": agree})
+        print(f"| video (no truth) | {nscales} | – | – | {agree:.4f} |")
 
-    ref_rate = timed["pairs"] / timed["opencv"]
-    ours_rate = timed["pairs"] / timed["ours"]
-    print(f"\n| speed (smooth + layered, nscales 5, {args.threads} threads) | pairs/s | s/pair | × OpenCV |")
-    print("|---|---|---|---|")
-    print(f"| OpenCV DualTVL1 (CPU) | {ref_rate:.2f} | {1 / ref_rate:.3f} | 1.00 |")
-    print(f"| ours, CPU, batch {args.batch} | {ours_rate:.2f} | {1 / ours_rate:.3f} | {ours_rate / ref_rate:.2f} |")
+    result["speed"] = [speed(timed, args, busy) for busy in (False, True)]
+    print(f"\n| speed (smooth + layered, {len(timed)} pairs, {args.threads} threads, median of {args.repeats}) "
+          "| pairs/s | × OpenCV | CPU s/pair | with 1 busy process: pairs/s | × OpenCV |")
+    print("|---|---|---|---|---|---|")
+    quiet, busy = result["speed"]
+    for key in quiet["pairs_per_s"]:
+        print(f"| {key} | {quiet['pairs_per_s'][key]:.2f} | {quiet['x_opencv'][key]:.2f} | "
+              f"{quiet['cpu_s_per_pair'][key]:.3f} | {busy['pairs_per_s'][key]:.2f} | {busy['x_opencv'][key]:.2f} |")
+    print("load average (1 min) after each round: "
+          f"{' '.join(f'{x:.1f}' for x in quiet['load_average_1min'])} / "
+          f"{' '.join(f'{x:.1f}' for x in busy['load_average_1min'])} (with the busy process)")
+
+    counts = inner_loop_counts(timed[:args.batch], nscales="auto")
+    bandwidth = bandwidth_gb_s()
+    result["memory"] = {"copy_bandwidth_gb_s": bandwidth, "bytes_per_pixel_step": BYTES_PER_PIXEL_STEP}
+    if counts is not None:
+        steps = counts["pixel_steps_per_pair"]
+        floor = steps * BYTES_PER_PIXEL_STEP / (bandwidth * 1e9)
+        achieved = 1 / quiet["pairs_per_s"]["library nscales=auto"]
+        loop_rate = BYTES_PER_PIXEL_STEP / counts["cpu_ns_per_pixel_step"]
+        result["memory"].update(counts, memory_bound_s_per_pair=floor, achieved_s_per_pair=achieved,
+                                inner_loop_gb_s_per_thread=loop_rate)
+        print(f"\nmemory: copy bandwidth {bandwidth:.1f} GB/s (read + write); {steps / (H * W):.0f} full-size inner "
+              f"steps per pair (nscales auto) × {BYTES_PER_PIXEL_STEP} B/pixel → memory-bound limit {floor:.3f} s/pair "
+              f"({1 / floor:.1f} pairs/s) if no plane stayed in cache; achieved {achieved:.3f} s/pair. The inner loop "
+              f"itself: {counts['cpu_ns_per_pixel_step']:.2f} CPU ns per pixel-step = {loop_rate:.1f} GB/s per thread")
+
     if torch.cuda.is_available():
-        gpu = torch.device("cuda")
-        pairs = [(p[0], p[1]) for name in ("smooth", "layered") for p in sets[name]]
-        pairs = (pairs * (args.cuda_batch // len(pairs) + 1))[:args.cuda_batch]
-        run_ours(pairs, gpu, args.cuda_batch)  # warm-up / compile
-        _, seconds = run_ours(pairs, gpu, args.cuda_batch)
-        rate = len(pairs) / seconds
-        print(f"| ours, CUDA ({torch.cuda.get_device_name()}), batch {args.cuda_batch} | {rate:.1f} | "
-              f"{1 / rate:.4f} | {rate / ref_rate:.1f} |")
+        print(f"\n# CUDA: {torch.cuda.get_device_name()}, nscales auto (the pipeline's)")
+        cpu_flows, _ = run_ours(timed, cpu, args.batch, nscales="auto")
+        batches = [int(b) for b in args.cuda_batches.split(",")]
+        result["cuda"] = {"device": torch.cuda.get_device_name(),
+                          "sweep": cuda_sweep(timed, batches, cpu_flows)}
     else:
-        print("| ours, CUDA | unmeasured: no GPU on this machine | | |")
+        result["cuda"] = "unmeasured: no GPU on this machine"
+        print("\nCUDA: unmeasured (no GPU on this machine)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

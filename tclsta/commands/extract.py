@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
-    # Idle OpenMP threads sleep instead of spinning: on a shared CPU, spinning threads of
-    # concurrent jobs starve each other (TV-L1 on 2 busy cores: ~1x OpenCV instead of 4-9x).
+    # Idle OpenMP threads sleep instead of spinning. TV-L1's native CPU path has no OpenMP
+    # regions inside a level and does not need this; its torch fallback (no C compiler) does.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from tclsta.data.manifest import read_manifest
     from tclsta.errors import ConfigError

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from tclsta.device import resolve_device
 from tclsta.errors import ConfigError
+from tclsta.flow.cache import use_cache_dir
 from tclsta.flow.opencv_backend import tvl1_opencv
 from tclsta.flow.quantize import quantise
 from tclsta.flow.tvl1 import tvl1
@@ -55,6 +56,7 @@ def flow_images(videos: list[np.ndarray], settings: dict[str, Any]) -> list[np.n
         if backend == "opencv":
             _run_opencv(grays, groups, out, params, bound, bar)
         elif backend == "torch":
+            use_cache_dir()  # compiled code shared by all jobs, not recompiled per process and node
             device = resolve_device(settings["device"], key="flow.device")
             compiled = bool(settings.get("compile", True))
             log.info("TV-L1 on %s, %d pairs, %d per call", device, total, settings["batch_pairs"])

@@ -11,11 +11,13 @@ and dual update (``p``), stopped when the mean squared change of ``u`` falls bel
 
 Everything works on ``[B, …]`` tensors, on whatever device the input is on. The stopping
 rule is applied per pair (a converged pair is frozen while others continue), so a pair's
-result does not depend on the rest of its batch.
+result does not depend on the rest of its batch. With ``compiled=True`` on CPU a level runs
+in :mod:`tclsta.flow.native` (the same steps in C, one pair per worker thread).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 
@@ -24,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from tclsta.flow import native
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +179,18 @@ def median_blur(x: Tensor, ksize: int, compiled: bool = False) -> Tensor:
     CPU tensors go through OpenCV itself (exact, SIMD, far faster than the network there);
     other devices use :func:`median_network` (fused when ``compiled``), which gives the same values.
     """
-    if x.device.type == "cpu" and ksize <= 5:
+    if x.device.type == "cpu":
         planes = x.detach().reshape(-1, *x.shape[-2:]).numpy()
-        return torch.from_numpy(np.stack([cv2.medianBlur(plane, ksize) for plane in planes])).reshape(x.shape)
+        return torch.from_numpy(median_planes(planes, ksize)).reshape(x.shape)
     return _fused(median_network, compiled)(x.contiguous(), ksize)
+
+
+def median_planes(planes: np.ndarray, ksize: int) -> np.ndarray:
+    """Median filter of each float32 plane of ``planes[N, H, W]``: OpenCV up to 5×5 (its limit for
+    float images), else :func:`median_network`."""
+    if ksize <= 5:
+        return np.stack([cv2.medianBlur(plane, ksize) for plane in planes])
+    return median_network(torch.from_numpy(planes), ksize).numpy()
 
 
 def forward_gradient(u: Tensor) -> tuple[Tensor, Tensor]:
@@ -223,6 +235,11 @@ def _inner_step(
     )
 
 
+# The inner loop of the torch path checks for convergence (a host sync, which blocks on a GPU)
+# every SYNC_EVERY steps. A step leaves converged pairs exactly as they are, so the extra steps
+# after the last pair converged change nothing: the result equals checking after every step.
+SYNC_EVERY = 10
+
 # Shapes change per pyramid level; each (batch, level) shape is compiled once (static shapes
 # generate the fastest code and are cached on disk by torch), so allow that many variants.
 _RECOMPILE_LIMIT = 64
@@ -231,7 +248,8 @@ _compiled: dict = {}
 
 def _fused(fn, compiled: bool):
     """``fn`` compiled by ``torch.compile`` when asked (once per process); if compiling fails
-    (no C++ compiler, no Triton) it logs why and ``fn`` runs uncompiled from then on."""
+    (no C++ compiler, no Triton) it logs why and ``fn`` runs uncompiled from then on. Running
+    out of memory is not a compile failure: it is raised (eager would need more memory still)."""
     if not compiled:
         return fn
     if fn not in _compiled:
@@ -245,6 +263,8 @@ def _fused(fn, compiled: bool):
             try:
                 return fused(*args)
             except Exception as err:  # torch.compile raises backend-specific error types
+                if _is_out_of_memory(err):
+                    raise
                 log.warning("torch.compile failed (%s); TV-L1 runs uncompiled", err)
                 _compiled[fn] = fn
                 return fn(*args)
@@ -253,19 +273,36 @@ def _fused(fn, compiled: bool):
     return _compiled[fn]
 
 
+def _is_out_of_memory(err: BaseException | None) -> bool:
+    """Whether ``err`` is, or was caused by, a device out-of-memory error (torch wraps errors
+    raised while compiling or running a compiled graph in its own types)."""
+    while err is not None:
+        if isinstance(err, torch.cuda.OutOfMemoryError):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def _one_scale(
     i0: Tensor, i1: Tensor, u: Tensor, *, tau: float, lambda_: float, theta: float, warps: int,
     epsilon: float, inner_iterations: int, outer_iterations: int, gamma: float, median_filtering: int,
-    compiled: bool,
+    compiled: bool, workers: int | None,
 ) -> Tensor:
-    """OpenCV's ``procOneScale`` on a batch; ``u`` is ``[B, C, H, W]`` (C = 3 when gamma ≠ 0)."""
+    """OpenCV's ``procOneScale`` on a batch; ``u`` is ``[B, C, H, W]`` (C = 3 when gamma ≠ 0).
+    With ``workers`` (CPU, compiled, native loop built) it runs in :mod:`tclsta.flow.native`."""
     b, c, h, w = u.shape
     scaled_eps = epsilon * epsilon * h * w
     l_t, taut = lambda_ * theta, tau / theta
-    step = _fused(_inner_step, compiled)
-    warp = _fused(warp_bicubic, compiled)
     grads = centered_gradient(i1)
     stack = torch.cat((i1[:, None], grads), 1)
+    if workers is not None:
+        return native.one_scale(
+            i0, stack, u, median_planes, median_filtering=median_filtering, gamma=gamma, warps=warps,
+            workers=workers, outer_iterations=outer_iterations, inner_iterations=inner_iterations, l_t=l_t,
+            theta=theta, taut=taut, scaled_eps=scaled_eps,
+        )
+    step = _fused(_inner_step, compiled)
+    warp = _fused(warp_bicubic, compiled)
     px = torch.zeros_like(u)
     py = torch.zeros_like(u)
     for _ in range(warps):
@@ -276,20 +313,19 @@ def _one_scale(
         coeffs = [ix, iy] + ([torch.full_like(ix, gamma)] if c == 3 else [])
         a = torch.cat(coeffs, 1)
         active = torch.ones(b, dtype=torch.bool, device=u.device)
-        n_active = b
         for _ in range(outer_iterations):
-            if n_active == 0:
+            if not bool(active.any()):
                 break
             if median_filtering > 1:
                 med = median_blur(u[:, :2], median_filtering, compiled)
                 if c == 3:
                     med = torch.cat((med, u[:, 2:]), 1)
-                u = med if n_active == b else torch.where(active[:, None, None, None], med, u)
-            for _ in range(inner_iterations):
-                u, px, py, error = step(u, px, py, a, grad, rho_c, active, l_t, theta, taut)
-                active = active & (error > scaled_eps)
-                n_active = int(active.sum())
-                if n_active == 0:
+                u = torch.where(active[:, None, None, None], med, u)
+            for done in range(0, inner_iterations, SYNC_EVERY):
+                for _ in range(min(SYNC_EVERY, inner_iterations - done)):
+                    u, px, py, error = step(u, px, py, a, grad, rho_c, active, l_t, theta, taut)
+                    active = active & (error > scaled_eps)
+                if not bool(active.any()):  # the only host sync of the inner loop
                     break
     return u
 
@@ -316,9 +352,11 @@ def tvl1(
 
     Channel 0 is the x displacement and channel 1 the y displacement in pixels, so that
     ``nxt[y + v, x + u] ≈ prev[y, x]``. Parameters are OpenCV's (``lambda_`` is its lambda);
-    ``nscales="auto"`` picks the depth with :func:`resolve_nscales`. ``compiled`` fuses the
-    inner iteration with ``torch.compile`` (same result to float rounding, several times faster;
-    the first call compiles for tens of seconds).
+    ``nscales="auto"`` picks the depth with :func:`resolve_nscales`. ``compiled``: on CPU each
+    pair's pyramid level runs as native C in a worker thread (:mod:`tclsta.flow.native`; built
+    once, in about a second, with the system C compiler; one worker per ``torch.get_num_threads()``),
+    elsewhere the inner iteration is fused by ``torch.compile`` (tens of seconds per level shape
+    on first use). Same result to float rounding; without a compiler it runs uncompiled.
     """
     if prev.shape != nxt.shape or prev.dim() != 3:
         raise ValueError(f"expected two [B, H, W] tensors of equal shape, got {tuple(prev.shape)} and {tuple(nxt.shape)}")
@@ -328,22 +366,24 @@ def tvl1(
     if median_filtering > 1 and median_filtering % 2 == 0:
         raise ValueError(f"median_filtering must be odd, got {median_filtering}")
     levels = pyramid_sizes(h, w, resolve_nscales(nscales, h, w, scale_step), scale_step)
-    i0s, i1s = [prev.float()], [nxt.float()]
-    for size in levels[1:]:
-        both = resize_linear(torch.stack((i0s[-1], i1s[-1]), 1), size, (1 / scale_step, 1 / scale_step))
-        i0s.append(both[:, 0])
-        i1s.append(both[:, 1])
-    channels = 3 if gamma != 0 else 2
-    u = prev.new_zeros((b, channels) + levels[-1], dtype=torch.float32)
-    params = dict(
-        tau=tau, lambda_=lambda_, theta=theta, warps=warps, epsilon=epsilon, inner_iterations=inner_iterations,
-        outer_iterations=outer_iterations, gamma=gamma, median_filtering=median_filtering,
-        compiled=compiled,
-    )
-    for s in range(len(levels) - 1, -1, -1):
-        u = _one_scale(i0s[s], i1s[s], u, **params)
-        if s == 0:
-            break
-        u = resize_linear(u, levels[s - 1])
-        u[:, :2] *= 1 / scale_step
-    return u[:, :2].contiguous()
+    use_native = compiled and prev.device.type == "cpu" and native.available()
+    with native.single_threaded_torch() if use_native else contextlib.nullcontext() as workers:
+        i0s, i1s = [prev.float()], [nxt.float()]
+        for size in levels[1:]:
+            both = resize_linear(torch.stack((i0s[-1], i1s[-1]), 1), size, (1 / scale_step, 1 / scale_step))
+            i0s.append(both[:, 0])
+            i1s.append(both[:, 1])
+        channels = 3 if gamma != 0 else 2
+        u = prev.new_zeros((b, channels) + levels[-1], dtype=torch.float32)
+        params = dict(
+            tau=tau, lambda_=lambda_, theta=theta, warps=warps, epsilon=epsilon, inner_iterations=inner_iterations,
+            outer_iterations=outer_iterations, gamma=gamma, median_filtering=median_filtering,
+            compiled=compiled, workers=workers,
+        )
+        for s in range(len(levels) - 1, -1, -1):
+            u = _one_scale(i0s[s], i1s[s], u, **params)
+            if s == 0:
+                break
+            u = resize_linear(u, levels[s - 1])
+            u[:, :2] *= 1 / scale_step
+        return u[:, :2].contiguous()
