@@ -12,6 +12,8 @@ Rows (``sfx`` is ``""``, ``" + SA"``, ``" + TA"`` or ``" + STA"`` for the attent
 
 Each row holds per-split values and their mean, for the dataset's measure (accuracy, or mAP
 on THUMOS14) and the other one. Per-video predictions go to a CSV for the confusion matrix.
+Where the dataset has attention ground truth, ``attention`` holds each stream's spatial pointing
+and temporal mass (:mod:`tclsta.evaluation.attention_metrics`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tclsta.fusion.awl import fuse, read_weights
 from tclsta.fusion.baselines import early_fusion, late_fusion
 from tclsta.fusion.scores import ScoreSet, read_score_set, stream_probabilities, stream_score_set, video_features
 from tclsta import paths
+from tclsta.evaluation.attention_metrics import attention_metrics
 from tclsta.evaluation.metrics import METRICS, metric_for
 
 log = logging.getLogger(__name__)
@@ -155,6 +158,7 @@ def evaluate(out: str | Path, config: dict[str, Any]) -> tuple[dict[str, Any], p
         "class_names": class_names,
         "rows": {name: _summary(values[primary][name]) for name in order},
         "secondary": {"metric": secondary, "rows": {name: _summary(values[secondary][name]) for name in order}},
+        "attention": attention_metrics(out, config),
     }
     return metrics, pd.concat(predictions, ignore_index=True)
 
