@@ -19,7 +19,7 @@ import yaml
 from tclsta.atomic import atomic_write_text
 from tclsta.errors import DatasetError
 from tclsta import paths
-from tclsta.evaluation.evaluate import ATTENTION_SUFFIX, FUSION_METHODS, two_stream_name
+from tclsta.evaluation.evaluate import ATTENTION_SUFFIX, FRAME_HEAD_ONLY, FUSION_METHODS, two_stream_name
 from tclsta.evaluation.figures import attention_figure, confusion_figure, weights_figure
 from tclsta.evaluation.metrics import confusion_matrix
 from tclsta.features.cache import FeatureCache, read_feature_cache
@@ -55,7 +55,8 @@ def table_rows(names: list[str], cln_attention: str) -> dict[str, list[str]]:
     fusion = {two_stream_name(cln_attention, m) for m in FUSION_METHODS}
     base = two_stream_name(cln_attention)
     return {
-        "Table VI — attention ablation (two-stream = mean of softmax scores)":
+        "Table VI — attention ablation (two-stream = mean of softmax scores; \"(frame head only)\": the "
+        "control scored by the frame head alone, as the stream without attention is)":
             [n for n in names if n not in fusion],
         "Table VII — static-motion collaborative model":
             [base] + [two_stream_name(cln_attention, m) for m in ("CLN", "AWL", "CLN + AWL")],
@@ -71,9 +72,10 @@ def orderings(rows: dict[str, Any], cln_attention: str) -> list[str]:
 
     checks = []
     for stream in ("Frame", "Optical flow", "Two-stream"):
-        none, sta = mean(stream), mean(f"{stream} + STA")
-        if none is not None and sta is not None:
-            checks.append((f"{stream} + STA > {stream}", sta, none))
+        none = mean(stream)
+        for sta in (f"{stream} + STA", f"{stream} + STA{FRAME_HEAD_ONLY}"):
+            if none is not None and mean(sta) is not None:
+                checks.append((f"{sta} > {stream}", mean(sta), none))
     sfx = ATTENTION_SUFFIX[cln_attention]
     two = mean(f"Two-stream{sfx}")
     for single in ("Frame", "Optical flow"):
