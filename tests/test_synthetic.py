@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from tclsta.cli import main
 from tclsta.config import validate
@@ -217,3 +218,87 @@ def test_cli_writes_and_replaces_a_dataset(tmp_path):
     assert not (out / "stale.txt").exists()
     assert len(list(out.glob("*/*.avi"))) == 8
     assert main(args[:2] + [str(out), "--set", "synthetic.num_classes=5"]) == 1  # schema error
+
+
+# --- the translating variant and the ground truth -----------------------------------------------
+
+PRESET = Path(__file__).resolve().parents[1] / "presets" / "synthetic-translate.yaml"
+DEFAULT = PRESET.parents[1] / "config.yaml"
+
+
+def translating_video(label: int, group: int = 1) -> syn.VideoParams:
+    s = validate(yaml.safe_load(PRESET.read_text()))["synthetic"]
+    return syn.sample_video(syn.video_seed(0, label, group, 1), syn.class_specs(12, "translate")[label], s)
+
+
+def actor_mask(params: syn.VideoParams, t: int) -> np.ndarray:
+    """Where frame t differs from the same video rendered without the actor's colour (grey actor)."""
+    grey_actor = dataclasses.replace(params, colour=(syn.OBJECT_LUMA,) * 3)
+    return np.abs(syn.render(params)[t].astype(int) - syn.render(grey_actor)[t]).max(axis=-1) > 20
+
+
+def test_the_variant_preset_differs_from_the_default_only_in_its_dataset():
+    preset, default = yaml.safe_load(PRESET.read_text()), yaml.safe_load(DEFAULT.read_text())
+    assert {k for k in preset.keys() | default.keys() if preset.get(k) != default.get(k)} == {"synthetic", "output_dir"}
+    classes = [s.name for s in syn.class_specs(12, "translate")]
+    assert classes[:4] == ["RedRight", "RedLeft", "RedDown", "RedUp"] and len(set(classes)) == 12
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        syn.class_specs(6, "translate")
+
+
+def test_translating_actor_visible_throughout_moving_only_in_its_window():
+    params = translating_video(2)  # RedDown
+    frames = syn.render(params)
+    start, stop = params.window
+    assert stop - start == 10 and params.velocity[0] == 0 and 1.5 <= params.velocity[1] <= 3.0
+    centres = np.array([syn.actor_centre(params, t) for t in range(params.frames)])
+    steps = np.abs(np.diff(centres, axis=0)).sum(axis=1)
+    moving = np.zeros(params.frames - 1, bool)
+    moving[start:stop] = True  # frame t → t+1 moves exactly for t in the window
+    assert np.array_equal(steps > 0, moving)
+    rows = syn.action_boxes(params)
+    assert [r[0] for r in rows] == list(range(start + 1, stop + 1))  # 1-based frames of the window
+    for t in (0, start, stop - 1, params.frames - 1):  # the actor is drawn before, in and after the window
+        assert actor_mask(params, t).sum() > 100
+    for frame, x0, y0, x1, y1 in rows[::3]:  # the box holds the drawn actor, tightly
+        ys, xs = np.nonzero(actor_mask(params, frame - 1))
+        assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1
+        assert xs.min() - x0 <= 2 and x1 - 1 - xs.max() <= 2 and ys.min() - y0 <= 2 and y1 - 1 - ys.max() <= 2
+    assert frames.shape == (24, 96, 96, 3)
+
+
+def test_spin_boxes_cover_the_window_and_the_actor():
+    params = default_video(0)
+    rows = syn.action_boxes(params)
+    assert [r[0] for r in rows] == list(range(params.window[0] + 1, params.window[1] + 1))
+    frame, x0, y0, x1, y1 = rows[4]
+    ys, xs = np.nonzero(actor_mask(params, frame - 1))
+    assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1
+
+
+def test_translation_direction_seen_by_flow_not_by_one_frame():
+    right = translating_video(0)
+    frames = grey(syn.render(right))
+    t = right.window[0] + 2
+    flow = cv2.optflow.createOptFlow_DualTVL1().calc(frames[t], frames[t + 1], None)
+    _, x0, y0, x1, y1 = syn.action_boxes(right)[2]
+    u, v = flow[y0:y1, x0:x1, 0], flow[y0:y1, x0:x1, 1]
+    assert u.mean() > 0.5 and abs(v.mean()) < 0.3  # moving right, as TV-L1 sees it
+    # Start positions: the same spread of positions for opposite directions (no position cue).
+    starts = {label: [translating_video(label, g).centre[0] for g in range(1, 60)] for label in (0, 1)}
+    ends = {label: [syn.actor_centre(translating_video(label, g), 24)[0] for g in range(1, 60)] for label in (0, 1)}
+    assert abs(np.mean(starts[0] + ends[0]) - np.mean(starts[1] + ends[1])) < 5
+
+
+def test_synthesize_writes_the_boxes_of_every_video(small_dataset):
+    from tclsta.data.annotations import read_boxes
+
+    truth = read_boxes(small_dataset / syn.BOXES)
+    videos = sorted(str(p.relative_to(small_dataset)) for p in small_dataset.glob("*/*.avi"))
+    assert sorted(truth) == videos
+    s = settings(**SMALL)
+    spec = syn.class_specs(4)[1]
+    params = syn.sample_video(syn.video_seed(s["seed"], 1, 2, 1), spec, s)
+    video = truth[syn.video_path(spec.name, 2, 1)]
+    assert video.frames == frozenset(range(params.window[0] + 1, params.window[1] + 1))
+    assert [(f, *video.boxes[f]) for f in sorted(video.frames)] == [tuple(map(float, r)) for r in syn.action_boxes(params)]

@@ -31,10 +31,31 @@ Design (a fair miniature in which the paper's claims can be *tested*)
   per-frame luma noise (σ = 2). Everything is random per video (positions, angle, speed,
   window, background, distractor count/shape/colour/motion), seeded by (seed, class, group, clip).
 
+**The translating variant** (``synthetic.motion: translate``, preset
+``presets/synthetic-translate.yaml``). Classes = colour × one of four translation directions
+(``Right``, ``Left``, ``Down``, ``Up``), ``num_classes / 4`` colours. The actor (the same cross,
+not spinning, at a random fixed angle) is visible in *every* frame: it rests, moves in a straight
+line at 1.5–3 px/frame during the random motion window of ``action_fraction`` of the clip, and
+rests again. So only motion marks the window: flow sees it, a single RGB frame does not. The
+start position is uniform over the positions whose whole path fits in the frame, so before and
+after the window the actor's position has the same distribution for every direction (a frame
+tells nothing of the direction). A sequence model that compares the actor's position in frames
+before and after the window could infer the direction from RGB; a per-frame head cannot.
+``arm_fraction`` sets the actor's size (cross arm / short side).
+
+**Ground truth** (``annotations/boxes.csv``, :mod:`tclsta.data.annotations`): one row
+``path,frame,x0,y0,x1,y1`` per frame in which the *action* happens — the spin variant: the
+frames in which the actor is present (its window); the translating variant: the frames of
+the motion window only (frame t is in the action when the actor moves from frame t to t + 1;
+resting frames have no row although the actor is visible). The box is the actor's bounding
+box in pixels (x1, y1 exclusive); frames are 1-based (``img_NNNNN`` numbers). The temporal
+ground truth is the set of frames with a row.
+
 Levels: chance = 1 / num_classes (1/6 = 16.7 % by default). A perfect appearance-only model
 (RGB frames) knows the colour but not the spin direction: ceiling 1/2 = 50 %. A perfect
 motion-only model (flow) knows the direction but not the colour: ceiling 2 / num_classes
-(1/3 = 33.3 %). Both streams together can reach 100 %.
+(1/3 = 33.3 %). Both streams together can reach 100 %. The translating variant: appearance-only
+ceiling 1/4, motion-only ceiling 4 / num_classes (1/3 with 12 classes).
 
 Layout (UCF101's): ``<Class>/v_<Class>_gXX_cYY.avi`` (MJPG), ``ucfTrainTestlist/classInd.txt``,
 ``trainlist0N.txt`` (path + 1-based label), ``testlist0N.txt`` (path) for splits N = 1, 2, 3.
@@ -46,6 +67,8 @@ temporary name and renamed, so a killed run never looks complete.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import math
@@ -65,6 +88,7 @@ log = logging.getLogger(__name__)
 MARKER = "synthetic.json"
 SPLITS = (1, 2, 3)
 MOTIONS = ("Clockwise", "Counterclockwise")  # spin +1, −1
+DIRECTIONS = {"Right": (1.0, 0.0), "Left": (-1.0, 0.0), "Down": (0.0, 1.0), "Up": (0.0, -1.0)}  # image axes
 HUE_NAMES = ("Red", "Orange", "Yellow", "Chartreuse", "Green", "Spring",
              "Cyan", "Azure", "Blue", "Violet", "Magenta", "Rose")  # every 30° of HSV hue
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # BT.601, as cv2 grey and JPEG Y
@@ -73,18 +97,25 @@ OBJECT_CHROMA = 0.4  # fraction of the fully saturated hue's deviation from its 
 NOISE_SIGMA = 2.0
 FIXED_POINT = 4  # cv2 drawing with 1/16 px precision
 DISTRACTOR_SHAPES = ("disc", "square", "triangle")
-ARM_FRACTION = 0.2  # cross arm length / min(height, width)
 TIP_SPEED = (2.0, 3.5)  # px/frame at the cross's arm tips
+TRANSLATION_SPEED = (1.5, 3.0)  # px/frame of the translating actor during its motion window
+BOXES = "annotations/boxes.csv"
 BACKGROUND_CHROMA = 10.0  # std of the background's Cb and Cr
 
 
 @dataclass(frozen=True)
 class ClassSpec:
-    """One class: an actor colour (HSV hue in degrees) and a spin direction (+1 clockwise)."""
+    """One class: an actor colour (HSV hue in degrees) and a motion (e.g. ``Clockwise``, ``Left``).
+
+    ``spin`` +1 clockwise / −1 counter-clockwise (spin variant, else 0); ``direction`` the
+    unit vector of the translation (translating variant, else (0, 0)).
+    """
 
     name: str
     hue: float
-    spin: int
+    motion: str
+    spin: int = 0
+    direction: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -115,6 +146,12 @@ class VideoParams:
     window: tuple[int, int]
     distractors: tuple[Distractor, ...]
     scene_seed: int
+    velocity: tuple[float, float] = (0.0, 0.0)  # px/frame during the window (translating variant)
+
+    @property
+    def translates(self) -> bool:
+        """True for the translating variant: the actor is visible in every frame, moving in its window."""
+        return self.velocity != (0.0, 0.0)
 
 
 def equal_luma_colour(hue: float) -> np.ndarray:
@@ -128,15 +165,24 @@ def equal_luma_colour(hue: float) -> np.ndarray:
     return OBJECT_LUMA + OBJECT_CHROMA * (saturated - grey)
 
 
-def class_specs(num_classes: int) -> list[ClassSpec]:
-    """The classes: ``num_classes / 2`` actor hues spread over the colour circle × 2 spins."""
-    if num_classes % 2 or not 4 <= num_classes <= 12:
-        raise ConfigError(f"synthetic.num_classes: {num_classes} is not an even number in 4..12 "
-                          "(classes are colour × spin direction)")
-    appearances = num_classes // 2
+def motion_names(motion: str) -> tuple[str, ...]:
+    """The motion part of the class names: spin directions or translation directions."""
+    return MOTIONS if motion == "spin" else tuple(DIRECTIONS)
+
+
+def class_specs(num_classes: int, motion: str = "spin") -> list[ClassSpec]:
+    """The classes: actor hues spread over the colour circle × the motions of ``motion``."""
+    motions = motion_names(motion)
+    if num_classes % len(motions) or not 4 <= num_classes <= 12:
+        raise ConfigError(f"synthetic.num_classes: {num_classes} is not a multiple of {len(motions)} in 4..12 "
+                          f"(classes are colour × {len(motions)} {motion} directions)")
+    appearances = num_classes // len(motions)
     steps = [round(12 * i / appearances) % 12 for i in range(appearances)]
-    return [ClassSpec(f"{HUE_NAMES[step]}{motion}", 30.0 * step, spin)
-            for step in steps for motion, spin in zip(MOTIONS, (1, -1))]
+    if motion == "spin":
+        return [ClassSpec(f"{HUE_NAMES[step]}{name}", 30.0 * step, name, spin=spin)
+                for step in steps for name, spin in zip(MOTIONS, (1, -1))]
+    return [ClassSpec(f"{HUE_NAMES[step]}{name}", 30.0 * step, name, direction=direction)
+            for step in steps for name, direction in DIRECTIONS.items()]
 
 
 def groups_layout(settings: dict[str, Any]) -> tuple[int, int, int]:
@@ -164,22 +210,43 @@ def video_path(class_name: str, group: int, clip: int) -> str:
 def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, Any]) -> VideoParams:
     """Draw the random parameters of one video of class ``spec``."""
     height, width, frames = settings["height"], settings["width"], settings["frames"]
-    arm = ARM_FRACTION * min(height, width)
+    arm = settings["arm_fraction"] * min(height, width)
     length = min(frames, max(2, round(settings["action_fraction"] * frames)))
     start = int(rng.integers(0, frames - length + 1))
     margin = arm + 1.0
-    centre = (float(rng.uniform(margin, width - margin)), float(rng.uniform(margin, height - margin)))
-    omega = float(rng.uniform(*TIP_SPEED)) / arm
+    velocity = (0.0, 0.0)
+    if spec.spin:
+        centre = (float(rng.uniform(margin, width - margin)), float(rng.uniform(margin, height - margin)))
+        omega = float(rng.uniform(*TIP_SPEED)) / arm
+    else:
+        speed = float(rng.uniform(*TRANSLATION_SPEED))
+        velocity = (speed * spec.direction[0], speed * spec.direction[1])
+        centre = _path_start(rng, velocity, length, margin, height, width)
+        omega = 0.0
     angle0 = float(rng.uniform(0.0, math.pi / 2))
     low, high = settings["distractors"]
-    actor_hues = sorted({s.hue for s in class_specs(settings["num_classes"])})
+    actor_hues = sorted({s.hue for s in class_specs(settings["num_classes"], settings["motion"])})
     distractors = tuple(_sample_distractor(rng, arm, height, width, actor_hues)
                         for _ in range(int(rng.integers(low, high + 1))))
     return VideoParams(height=height, width=width, frames=frames,
                        colour=tuple(equal_luma_colour(spec.hue).tolist()), spin=spec.spin,
                        omega=omega, angle0=angle0, centre=centre, arm=arm,
                        window=(start, start + length), distractors=distractors,
-                       scene_seed=int(rng.integers(0, 2**63)))
+                       scene_seed=int(rng.integers(0, 2**63)), velocity=velocity)
+
+
+def _path_start(rng: np.random.Generator, velocity: tuple[float, float], length: int, margin: float,
+                height: int, width: int) -> tuple[float, float]:
+    """A start centre, uniform over those whose straight path of ``length`` steps stays ``margin`` inside."""
+    start = []
+    for v, size in zip(velocity, (width, height)):
+        travel = v * length
+        low, high = margin - min(travel, 0.0), size - margin - max(travel, 0.0)
+        if low > high:
+            raise ConfigError(f"synthetic: a {abs(travel):.0f} px path does not fit in {size} px with the "
+                              "actor's margin (raise height/width, lower action_fraction or arm_fraction)")
+        start.append(float(rng.uniform(low, high)))
+    return start[0], start[1]
 
 
 def _sample_distractor(rng: np.random.Generator, arm: float, height: int, width: int,
@@ -268,6 +335,34 @@ def actor_angle(params: VideoParams, t: int) -> float:
     return params.angle0 + params.spin * params.omega * t
 
 
+def actor_centre(params: VideoParams, t: int) -> tuple[float, float]:
+    """The actor's centre at frame ``t``: fixed when spinning; translating, it moves only in its window."""
+    steps = min(max(t - params.window[0], 0), params.window[1] - params.window[0])
+    return params.centre[0] + params.velocity[0] * steps, params.centre[1] + params.velocity[1] * steps
+
+
+def actor_visible(params: VideoParams, t: int) -> bool:
+    """Whether the actor is drawn in frame ``t`` (always when translating, else in its window)."""
+    return params.translates or params.window[0] <= t < params.window[1]
+
+
+def action_boxes(params: VideoParams) -> list[tuple[int, int, int, int, int]]:
+    """Ground-truth rows ``(frame, x0, y0, x1, y1)``: 1-based frames of the action, the actor's pixel box.
+
+    The action is the window (spin: the actor's presence; translation: its motion). The box is
+    the bounding box of the cross polygon, x1/y1 exclusive, clipped to the frame.
+    """
+    cross = _cross_points(params.arm)
+    rows = []
+    for t in range(*params.window):
+        c, s = math.cos(actor_angle(params, t)), math.sin(actor_angle(params, t))
+        points = cross @ np.array([[c, s], [-s, c]]) + np.asarray(actor_centre(params, t))
+        x0, y0 = np.floor(points.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(points.max(axis=0)).astype(int) + 1
+        rows.append((t + 1, max(int(x0), 0), max(int(y0), 0), min(int(x1), params.width), min(int(y1), params.height)))
+    return rows
+
+
 def render(params: VideoParams) -> np.ndarray:
     """The frames of one video, ``[T, H, W, 3]`` uint8 RGB, fully determined by ``params``."""
     rng = np.random.default_rng(params.scene_seed)
@@ -286,8 +381,9 @@ def render(params: VideoParams) -> np.ndarray:
             else:
                 mask = _polygon_mask(size, _polygon(_shape_points(d.shape, d.radius), d.angle, (x, y)))
             _blend(frame, d.colour, mask)
-        if params.window[0] <= t < params.window[1]:
-            _blend(frame, params.colour, _polygon_mask(size, _polygon(cross, actor_angle(params, t), params.centre)))
+        if actor_visible(params, t):
+            _blend(frame, params.colour,
+                   _polygon_mask(size, _polygon(cross, actor_angle(params, t), actor_centre(params, t))))
         frame += noise[t][..., None]  # luma-only noise: the same on R, G and B
         frames[t] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
     return frames
@@ -343,7 +439,7 @@ def synthesize(out_dir: str | Path, settings: dict[str, Any], *, progress: bool 
     (replacing an older synthetic dataset there). Returns ``out_dir``.
     """
     out_dir = Path(out_dir)
-    specs = class_specs(settings["num_classes"])
+    specs = class_specs(settings["num_classes"], settings["motion"])
     clips, num_groups, num_test = groups_layout(settings)
     low, high = settings["distractors"]
     if low > high:
@@ -351,12 +447,18 @@ def synthesize(out_dir: str | Path, settings: dict[str, Any], *, progress: bool 
     _check_target(out_dir)
     jobs = [(label, spec, group, clip) for label, spec in enumerate(specs)
             for group in range(1, num_groups + 1) for clip in range(1, clips + 1)]
+    boxes = io.StringIO()
+    table = csv.writer(boxes, lineterminator="\n")
+    table.writerow(["path", "frame", "x0", "y0", "x1", "y1"])
     with atomic_directory(out_dir) as tmp:
         for label, spec, group, clip in tqdm(jobs, desc="synthesize", unit="video", disable=not progress):
             params = sample_video(video_seed(settings["seed"], label, group, clip), spec, settings)
-            path = tmp / video_path(spec.name, group, clip)
-            path.parent.mkdir(exist_ok=True)
-            write_video(path, render(params), settings["fps"])
+            path = video_path(spec.name, group, clip)
+            (tmp / path).parent.mkdir(exist_ok=True)
+            write_video(tmp / path, render(params), settings["fps"])
+            table.writerows([path, *row] for row in action_boxes(params))
+        (tmp / BOXES).parent.mkdir()
+        (tmp / BOXES).write_text(boxes.getvalue())
         lists = tmp / "ucfTrainTestlist"
         lists.mkdir()
         (lists / "classInd.txt").write_text("".join(f"{i} {s.name}\n" for i, s in enumerate(specs, start=1)))
@@ -366,12 +468,13 @@ def synthesize(out_dir: str | Path, settings: dict[str, Any], *, progress: bool 
             (lists / f"testlist{split:02d}.txt").write_text(test)
         meta = {
             "settings": settings,
-            "classes": [{"name": s.name, "hue": s.hue, "spin": MOTIONS[s.spin < 0]} for s in specs],
+            "classes": [{"name": s.name, "hue": s.hue, "motion": s.motion}
+                        for s in specs],
             "videos": len(jobs),
             "test_groups": {str(split): held_out_groups(num_groups, num_test, split) for split in SPLITS},
             "chance": 1 / len(specs),
-            "ceiling_appearance_only": 1 / len(MOTIONS),
-            "ceiling_motion_only": len(MOTIONS) / len(specs),
+            "ceiling_appearance_only": 1 / len(motion_names(settings["motion"])),
+            "ceiling_motion_only": len(motion_names(settings["motion"])) / len(specs),
         }
         (tmp / MARKER).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     log.info("wrote %d videos of %d classes to %s", len(jobs), len(specs), out_dir)

@@ -4,6 +4,8 @@ Rows (``sfx`` is ``""``, ``" + SA"``, ``" + TA"`` or ``" + STA"`` for the attent
 ``none``, ``spatial``, ``temporal``, ``both``):
 
 * ``Frame{sfx}``, ``Optical flow{sfx}``: a stream's own prediction (mean of its heads' probabilities);
+* ``Frame{sfx} (frame head only)`` (and flow's) for the modes with more than one head: the control
+  scored like ``Frame`` (one head, the frame head), so that ``+ STA`` vs none is not head ensembling;
 * ``Two-stream{sfx}``: late fusion of the two (Table VI);
 * for the CLN's attention mode (``cln.attention``, default ``both`` → ``Two-stream + STA``):
   ``… + Late`` (= ``Two-stream{sfx}``), ``… + Early`` (video features + linear SVM),
@@ -12,6 +14,8 @@ Rows (``sfx`` is ``""``, ``" + SA"``, ``" + TA"`` or ``" + STA"`` for the attent
 
 Each row holds per-split values and their mean, for the dataset's measure (accuracy, or mAP
 on THUMOS14) and the other one. Per-video predictions go to a CSV for the confusion matrix.
+Where the dataset has attention ground truth, ``attention`` holds each stream's spatial pointing
+and temporal mass (:mod:`tclsta.evaluation.attention_metrics`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tclsta.fusion.awl import fuse, read_weights
 from tclsta.fusion.baselines import early_fusion, late_fusion
 from tclsta.fusion.scores import ScoreSet, read_score_set, stream_probabilities, stream_score_set, video_features
 from tclsta import paths
+from tclsta.evaluation.attention_metrics import attention_metrics
 from tclsta.evaluation.metrics import METRICS, metric_for
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 ATTENTION_SUFFIX = {"none": "", "spatial": " + SA", "temporal": " + TA", "both": " + STA"}
 STREAM_LABEL = {"rgb": "Frame", "flow": "Optical flow"}
 FUSION_METHODS = ("Late", "Early", "CLN", "AWL", "CLN + AWL")
+FRAME_HEAD_ONLY = " (frame head only)"
 
 
 @dataclass
@@ -59,7 +65,8 @@ def two_stream_name(attention: str, method: str | None = None) -> str:
 def row_order(streams: list[str], attentions: list[str], cln_attention: str) -> list[str]:
     """Row names in the order of the paper's tables (VI, then VII/VIII)."""
     modes = [a for a in ATTENTION_SUFFIX if a in attentions]
-    names = [f"{STREAM_LABEL[s]}{ATTENTION_SUFFIX[a]}" for s in ("rgb", "flow") if s in streams for a in modes]
+    names = [f"{STREAM_LABEL[s]}{ATTENTION_SUFFIX[a]}{control}" for s in ("rgb", "flow") if s in streams
+             for a in modes for control in ("", FRAME_HEAD_ONLY)[:1 + (a != "none")]]
     if set(streams) >= {"rgb", "flow"}:
         names += [two_stream_name(a) for a in modes]
         if cln_attention in attentions:
@@ -84,6 +91,9 @@ def split_rows(out: str | Path, split: int, config: dict[str, Any]) -> tuple[dic
             caches[stream, attention] = cache = read_feature_cache(path)
             rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}"] = _test_rows(
                 cache, stream_probabilities(cache, path))
+            if attention != "none":
+                rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}{FRAME_HEAD_ONLY}"] = _test_rows(
+                    cache, cache.scores["frame"])
         if set(streams) >= {"rgb", "flow"}:
             pair = stream_score_set(caches["rgb", attention], caches["flow", attention],
                                     paths.feature_cache(out, split, "rgb", attention),
@@ -155,6 +165,7 @@ def evaluate(out: str | Path, config: dict[str, Any]) -> tuple[dict[str, Any], p
         "class_names": class_names,
         "rows": {name: _summary(values[primary][name]) for name in order},
         "secondary": {"metric": secondary, "rows": {name: _summary(values[secondary][name]) for name in order}},
+        "attention": attention_metrics(out, config),
     }
     return metrics, pd.concat(predictions, ignore_index=True)
 
