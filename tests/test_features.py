@@ -63,6 +63,8 @@ def test_dump_round_trip_and_matches_the_model(trained):
     np.testing.assert_allclose(cache.spatial_maps.astype(np.float32).sum(axis=(1, 2)), 4.0, rtol=1e-2)
     # Evenly spaced flow-stack starts for 7 flow fields, L = 3: starts 1..5.
     assert cache.frame_indices[:5].tolist() == [1, 2, 3, 4, 5]
+    # What maps m̃ back to pixels: the 32 × 40 frames' centre 32 × 32 square, resized to the crop.
+    assert cache.frame_sizes.tolist() == [[32, 40]] * 15 and cache.crop_boxes.tolist() == [[0, 4, 32, 32]] * 15
     assert cache.attrs["checkpoint"] == file_hash(checkpoints["flow", "both"])
     assert cache.attrs["stream"] == "flow" and cache.attrs["attention"] == "both" and int(cache.attrs["split"]) == 1
     assert json.loads(cache.attrs["config"])["features"]["frames"] == 5

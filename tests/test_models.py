@@ -298,3 +298,45 @@ def test_stream_heads_and_shapes(attention, heads):
         np.testing.assert_allclose(out.probabilities()[head].detach().numpy(), np.exp(log_p), rtol=1e-5)
     labels = torch.tensor(labels)
     assert stream_loss(out, labels, weights).item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+def test_output_stride_trades_stride_for_dilation_with_the_same_weights(depth):
+    torch.manual_seed(4)
+    coarse = ResNet(depth=depth, base_width=4, num_classes=3)
+    x = torch.randn(1, 3, 64, 64)
+    assert coarse.forward_features(x).shape[-2:] == (2, 2)
+    for stride, grid in ((16, 4), (8, 8)):
+        fine = ResNet(depth=depth, base_width=4, num_classes=3, output_stride=stride)
+        fine.load_state_dict(coarse.state_dict(), strict=True)  # same names and shapes: ImageNet weights load
+        assert fine.forward_features(x).shape[-2:] == (grid, grid)
+    fine = ResNet(depth=depth, base_width=4, num_classes=3, output_stride=8)
+    conv = fine.layer4[1].conv1 if depth == 18 else fine.layer4[1].conv2
+    assert conv.dilation == (4, 4) and conv.padding == (4, 4) and conv.stride == (1, 1)
+    first = fine.layer3[0].conv1 if depth == 18 else fine.layer3[0].conv2
+    assert first.stride == (1, 1) and first.dilation == (1, 1)  # the stage's first conv keeps the old dilation
+    with pytest.raises(Exception, match="output_stride"):
+        ResNet(depth=depth, output_stride=4)
+
+
+def test_frame_scorer_variant_scores_each_frame_by_its_own_feature():
+    torch.manual_seed(5)
+    branch = TemporalAttention(in_features=4, hidden=3, num_classes=6, scoring="frame").double()
+    alpha = torch.randn(2, 5, 4, dtype=torch.float64)
+    logits, weights = branch(alpha)
+    w, b = branch.scorer.project.weight.detach().numpy(), branch.scorer.project.bias.detach().numpy()
+    v = branch.scorer.score.weight.detach().numpy()[0]
+    hidden, _ = branch.lstm(alpha)
+    for k in range(2):
+        gamma = np.tanh(alpha[k].numpy() @ w.T + b) @ v
+        expected = np.exp(gamma - gamma.max()) / np.exp(gamma - gamma.max()).sum()
+        np.testing.assert_allclose(weights[k].detach().numpy(), expected, rtol=1e-6)
+        pooled = (expected[:, None] * hidden[k].detach().numpy()).sum(axis=0)
+        np.testing.assert_allclose(logits[k].detach().numpy(),
+                                   branch.fc.weight.detach().numpy() @ pooled + branch.fc.bias.detach().numpy(),
+                                   rtol=1e-6)
+    # A frame's weight depends on what it shows, not where it is: reversing the frames reverses the weights.
+    _, reversed_weights = branch(alpha.flip(1))
+    torch.testing.assert_close(reversed_weights, weights.flip(1))
+    with pytest.raises(ValueError, match="temporal attention"):
+        TemporalAttention(in_features=4, hidden=3, num_classes=6, scoring="bidirectional")

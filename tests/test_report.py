@@ -44,7 +44,8 @@ def test_metrics_rows_named_as_the_paper(run_dir) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["metric"] == "accuracy" and metrics["splits"] == [1]
     assert list(metrics["rows"]) == [
-        "Frame", "Frame + STA", "Optical flow", "Optical flow + STA", "Two-stream", "Two-stream + STA",
+        "Frame", "Frame + STA", "Frame + STA (frame head only)", "Optical flow", "Optical flow + STA",
+        "Optical flow + STA (frame head only)", "Two-stream", "Two-stream + STA",
         "Two-stream + STA + Late", "Two-stream + STA + Early", "Two-stream + STA + MKL", "Two-stream + STA + CLN",
         "Two-stream + STA + AWL", "Two-stream + STA + CLN + AWL"]
     for row in metrics["rows"].values():
@@ -54,6 +55,13 @@ def test_metrics_rows_named_as_the_paper(run_dir) -> None:
     # the factory's streams each confuse pairs of classes; fusing them must help
     assert rows["Two-stream + STA"]["mean"] > max(rows["Frame + STA"]["mean"], rows["Optical flow + STA"]["mean"])
     assert rows["Two-stream + STA + Late"] == rows["Two-stream + STA"]
+    # the matched control: the STA stream scored by its frame head alone
+    predictions = pd.read_csv(run_dir / "evaluation" / "predictions.csv")
+    cache = read_feature_cache(run_dir / "features" / "split1" / "rgb_both.h5")
+    test = cache.subset("test")
+    expected = (cache.scores["frame"][test].argmax(axis=1) == cache.labels[test]).mean()
+    assert rows["Frame + STA (frame head only)"]["mean"] == pytest.approx(expected)
+    assert len(predictions[predictions["method"] == "Frame + STA (frame head only)"]) == len(test)
     assert metrics["secondary"]["metric"] == "mAP"
 
 
@@ -72,7 +80,8 @@ def test_report_files(run_dir) -> None:
             assert cv2.imread(str(report / name)) is not None
     text = (report / "report.md").read_text()
     for needle in ("Table VI", "Table VII", "Table VIII", "Two-stream + STA + CLN + AWL", "at a vertex",
-                   "![attention](attention.png)", "cln:", "orderings", "ECE", "chosen"):
+                   "![attention](attention.png)", "cln:", "orderings", "ECE", "chosen",
+                   "Frame + STA (frame head only) > Frame", "No attention ground truth"):
         assert needle in text, needle
     assert "RGB frames missing" not in text
     assert (run_dir / "evaluation" / "predictions.csv").is_file()

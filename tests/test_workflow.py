@@ -81,9 +81,16 @@ def test_metrics_and_report(out: Path) -> None:
                 "Two-stream + STA + CLN [held-out]", "Two-stream + STA + CLN + AWL [held-out]"):
         value = metrics["rows"][row]
         assert 0.0 <= value["mean"] <= 1.0 and value["splits"]["1"] == value["mean"]
+    # attention measured against the synthetic boxes, for each stream with an attention component
+    attention = metrics["attention"]
+    assert set(attention) == {"rgb_both", "flow_both"}
+    for entry in attention.values():
+        assert entry["videos"] == N_CLASSES * SYN["test_per_class"] and entry["spatial_frames"] > 0
+        assert 0 <= entry["spatial_pointing"] <= 1 and 0 < entry["spatial_pointing_chance"] <= 1
+        assert 0 <= entry["temporal_mass"] <= 1 and 0 < entry["temporal_mass_uniform"] <= 1
     report = (out / "report" / "report.md").read_text()
-    assert "Table VI" in report and "Table VIII" in report and "held-out groups" in report
-    assert "Diagnostics" in report and "reliability.png" in report
+    assert "Table VI" in report and "Table VIII" in report and "| rgb_both |" in report
+    assert "held-out groups" in report and "Diagnostics" in report and "reliability.png" in report
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert len(figures) >= 3
     for name in figures:

@@ -110,16 +110,38 @@ def thumos_annotation_files(root: str | Path) -> list[Path]:
                   and not p.name.startswith(f"{AMBIGUOUS}_"))
 
 
-def video_fps(path: str | Path) -> float:
-    """Frames per second of a video as OpenCV decodes it."""
+def _video_properties(path: str | Path, *names: str) -> list[float]:
+    """OpenCV capture properties (``CAP_PROP_<name>``) of a video; 0.0 where unreadable."""
     import cv2
 
     capture = cv2.VideoCapture(str(path))
-    fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+    values = [capture.get(getattr(cv2, f"CAP_PROP_{n}")) if capture.isOpened() else 0.0 for n in names]
     capture.release()
-    if not fps or not math.isfinite(fps) or fps <= 0:
+    return [v if math.isfinite(v) else 0.0 for v in values]
+
+
+def video_fps(path: str | Path) -> float:
+    """Frames per second of a video as OpenCV decodes it."""
+    fps, = _video_properties(path, "FPS")
+    if fps <= 0:
         raise DatasetError(f"{path}: cannot read the frame rate (needed for the THUMOS14 temporal annotations)")
     return float(fps)
+
+
+def video_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of a video's decoded frames: the pixel frame of its boxes."""
+    height, width = _video_properties(path, "FRAME_HEIGHT", "FRAME_WIDTH")
+    if height <= 0 or width <= 0:
+        raise DatasetError(f"{path}: cannot read the frame size (needed to map attention to the boxes)")
+    return int(height), int(width)
+
+
+def ground_truth_files(root: str | Path) -> list[Path]:
+    """The files :func:`load_ground_truth` reads at ``root``: ``boxes.csv``, else THUMOS14's; ``[]`` if none."""
+    root = Path(root)
+    if (root / BOXES).is_file():
+        return [root / BOXES]
+    return thumos_annotation_files(root) if root.is_dir() else []
 
 
 def load_ground_truth(root: str | Path, manifest: pd.DataFrame,
@@ -131,17 +153,15 @@ def load_ground_truth(root: str | Path, manifest: pd.DataFrame,
     """
     root = Path(root)
     by_path = dict(zip(manifest["path"], manifest["video_id"]))
-    boxes = root / BOXES
-    if boxes.is_file():
+    files = ground_truth_files(root)
+    if files == [root / BOXES]:
+        boxes = files[0]
         truth = read_boxes(boxes)
         unknown = sorted(set(truth) - set(by_path))
         if unknown:
             raise DatasetError(f"{boxes}: {len(unknown)} path(s) not in the dataset's split files, "
                                f"e.g. {unknown[0]!r}")
         return {by_path[p]: t for p, t in truth.items()}
-    files = thumos_annotation_files(root)
-    if not files:
-        return {}
     by_name = {Path(p).stem: (vid, p) for p, vid in by_path.items()}
     segments: dict[str, list[tuple[float, float]]] = {}
     for path in files:

@@ -4,6 +4,8 @@ Rows (``sfx`` is ``""``, ``" + SA"``, ``" + TA"`` or ``" + STA"`` for the attent
 ``none``, ``spatial``, ``temporal``, ``both``):
 
 * ``Frame{sfx}``, ``Optical flow{sfx}``: a stream's own prediction (mean of its heads' probabilities);
+* ``Frame{sfx} (frame head only)`` (and flow's) for the modes with more than one head: the control
+  scored like ``Frame`` (one head, the frame head), so that ``+ STA`` vs none is not head ensembling;
 * ``Two-stream{sfx}``: late fusion of the two (Table VI);
 * for the CLN's attention mode (``cln.attention``, default ``both`` → ``Two-stream + STA``):
   ``… + Late`` (= ``Two-stream{sfx}``), ``… + Early`` (video features + linear SVM),
@@ -16,6 +18,8 @@ Rows (``sfx`` is ``""``, ``" + SA"``, ``" + TA"`` or ``" + STA"`` for the attent
 
 Each row holds per-split values and their mean, for the dataset's measure (accuracy, or mAP
 on THUMOS14) and the other one. Per-video predictions go to a CSV for the confusion matrix.
+Where the dataset has attention ground truth, ``attention`` holds each stream's spatial pointing
+and temporal mass (:mod:`tclsta.evaluation.attention_metrics`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from tclsta.fusion.roles import heldout_score_set
 from tclsta.fusion.scores import STREAMS, ScoreSet, read_score_set, stream_probabilities, video_features
 from tclsta.fusion.solve import calibrated, fit_record_path, read_fit_record
 from tclsta import paths
+from tclsta.evaluation.attention_metrics import attention_metrics
 from tclsta.evaluation.calibration import awl_choices, fit_vs_test, stream_diagnostics
 from tclsta.evaluation.metrics import METRICS, metric_for
 
@@ -47,6 +52,7 @@ log = logging.getLogger(__name__)
 
 ATTENTION_SUFFIX = {"none": "", "spatial": " + SA", "temporal": " + TA", "both": " + STA"}
 STREAM_LABEL = {"rgb": "Frame", "flow": "Optical flow"}
+FRAME_HEAD_ONLY = " (frame head only)"
 PAPER_METHODS = ("Late", "Early", "MKL", "CLN", "AWL", "CLN + AWL")
 # ours (fusion.heldout): fitted on the training videos the streams did not fit (their held-out groups)
 HELDOUT_METHODS = ("Late [calibrated]", "MKL [held-out]", "AWL [held-out]", "CLN [held-out]", "CLN + AWL [held-out]")
@@ -77,7 +83,8 @@ def two_stream_name(attention: str, method: str | None = None) -> str:
 def row_order(streams: list[str], attentions: list[str], cln_attention: str, methods: list[str]) -> list[str]:
     """Row names in the order of the paper's tables (VI, then VII/VIII, then ours)."""
     modes = [a for a in ATTENTION_SUFFIX if a in attentions]
-    names = [f"{STREAM_LABEL[s]}{ATTENTION_SUFFIX[a]}" for s in ("rgb", "flow") if s in streams for a in modes]
+    names = [f"{STREAM_LABEL[s]}{ATTENTION_SUFFIX[a]}{control}" for s in ("rgb", "flow") if s in streams
+             for a in modes for control in ("", FRAME_HEAD_ONLY)[:1 + (a != "none")]]
     if set(streams) >= {"rgb", "flow"}:
         names += [two_stream_name(a) for a in modes]
         if cln_attention in attentions:
@@ -106,6 +113,9 @@ def split_rows(out: str | Path, split: int, config: dict[str, Any]
             caches[stream, attention] = cache = read_feature_cache(path)
             rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}"] = _test_rows(
                 cache, stream_probabilities(cache, path))
+            if attention != "none":
+                rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}{FRAME_HEAD_ONLY}"] = _test_rows(
+                    cache, cache.scores["frame"])
         if set(streams) >= {"rgb", "flow"}:
             pair = heldout_score_set(caches["rgb", attention], caches["flow", attention],
                                      read_manifest(paths.manifest(out)),
@@ -234,6 +244,7 @@ def evaluate(out: str | Path, config: dict[str, Any]) -> tuple[dict[str, Any], p
         "class_names": class_names,
         "rows": {name: _summary(values[primary][name]) for name in order},
         "secondary": {"metric": secondary, "rows": {name: _summary(values[secondary][name]) for name in order}},
+        "attention": attention_metrics(out, config),
         "diagnostics": diagnostics,
     }
     return metrics, pd.concat(predictions, ignore_index=True), fitted_on

@@ -11,10 +11,14 @@ Flat arrays indexed by video (DESIGN.md, "Files")::
     temporal_weights  (F,)      float32  softmax(γ) over the video's frames (uniform without TA)
     spatial_maps      (F, h, w) float16  normalised spatial attention m̃ (optional)
     scores/<head>     (V, C)    float32  per-head class probabilities (frame, spatial, temporal)
+    frame_sizes       (V, 2)    int32    height, width of the extracted frames (optional)
+    crop_boxes        (V, 4)    int32    top, left, height, width of the test crop in those frames,
+                                         resized to ``config.stream.crop_size`` (optional)
 
 Attributes: ``class_names`` (JSON list), ``config`` (JSON), ``checkpoint`` (hash of the
 stream checkpoint), ``stream``, ``attention``, ``split``. Written under a temporary name
-and renamed when complete.
+and renamed when complete. Caches written before ``frame_sizes``/``crop_boxes`` existed read
+back with those fields None.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class FeatureCache:
     class_names: list[str]
     attrs: dict[str, Any] = field(default_factory=dict)
     spatial_maps: np.ndarray | None = None
+    frame_sizes: np.ndarray | None = None
+    crop_boxes: np.ndarray | None = None
 
     @classmethod
     def from_videos(
@@ -74,6 +80,8 @@ class FeatureCache:
         class_names: Sequence[str],
         attrs: dict[str, Any] | None = None,
         spatial_maps: Sequence[np.ndarray] | None = None,
+        frame_sizes: Sequence[Sequence[int]] | None = None,
+        crop_boxes: Sequence[Sequence[int]] | None = None,
     ) -> FeatureCache:
         """Build the flat layout from per-video arrays."""
         lengths = np.array([len(f) for f in features], dtype=np.int64)
@@ -91,6 +99,8 @@ class FeatureCache:
             class_names=list(class_names),
             attrs=dict(attrs or {}),
             spatial_maps=None if spatial_maps is None else np.concatenate(spatial_maps),
+            frame_sizes=None if frame_sizes is None else np.asarray(frame_sizes, dtype=np.int32).reshape(-1, 2),
+            crop_boxes=None if crop_boxes is None else np.asarray(crop_boxes, dtype=np.int32).reshape(-1, 4),
         )
 
     def __len__(self) -> int:
@@ -121,6 +131,9 @@ def write_feature_cache(path: str | Path, cache: FeatureCache, dtype: str = "flo
         h5["frame_indices"] = cache.frame_indices
         h5.create_dataset("features", data=cache.features.astype(dtype), chunks=True, compression="lzf")
         h5["temporal_weights"] = cache.temporal_weights
+        for name in ("frame_sizes", "crop_boxes"):
+            if getattr(cache, name) is not None:
+                h5[name] = getattr(cache, name)
         if cache.spatial_maps is not None:
             h5["spatial_maps"] = cache.spatial_maps.astype(np.float16)
         group = h5.create_group("scores")
@@ -152,6 +165,8 @@ def read_feature_cache(path: str | Path) -> FeatureCache:
                 class_names=json.loads(h5.attrs["class_names"]),
                 attrs=attrs,
                 spatial_maps=h5["spatial_maps"][()] if "spatial_maps" in h5 else None,
+                frame_sizes=h5["frame_sizes"][()] if "frame_sizes" in h5 else None,
+                crop_boxes=h5["crop_boxes"][()] if "crop_boxes" in h5 else None,
             )
     except (OSError, KeyError) as err:
         raise DatasetError(f"{path}: not a complete tclsta feature cache ({err})") from err

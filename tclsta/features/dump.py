@@ -3,8 +3,9 @@
 Each video contributes ``features.frames`` evenly spaced frames (or flow stacks), centre
 cropped; the stream's LSTM runs over those frames as one sequence. Per frame: the pooled
 feature α_t, the temporal weight softmax(γ)_t (uniform without temporal attention) and
-the spatial map m̃ (spatial attention only); per video: each head's class probabilities.
-The format is :mod:`tclsta.features.cache`'s.
+the spatial map m̃ (spatial attention only); per video: each head's class probabilities, the
+extracted frame size and the test crop box (what maps m̃ back to pixels). The format is
+:mod:`tclsta.features.cache`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import numpy as np
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from tclsta.data.frames_dataset import FramesDataset, class_names, records, split_videos
+from tclsta.data.frames_dataset import FramesDataset, VideoRecord, class_names, records, split_videos
+from tclsta.data.layout import flow_names, read_meta, rgb_name, video_dir
+from tclsta.data.transforms import centre_box
 from tclsta.device import resolve_device
 from tclsta.errors import DatasetError, TclstaError
 from tclsta.features.cache import FeatureCache, write_feature_cache
@@ -50,6 +53,21 @@ def extract(model: AttentionStream, loader: DataLoader, device: Any) -> dict[str
     return out
 
 
+def frame_size(frames_root: str | Path, video: VideoRecord) -> tuple[int, int]:
+    """(height, width) of a video's extracted frames: from ``frames.json``, else its first image."""
+    import cv2
+
+    folder = video_dir(frames_root, video.video_id)
+    meta = read_meta(folder) or {}
+    if "height" in meta and "width" in meta:
+        return int(meta["height"]), int(meta["width"])
+    name = rgb_name(1) if video.n_frames else flow_names(1)[0]
+    image = cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DatasetError(f"{folder / name}: missing or unreadable image")
+    return int(image.shape[0]), int(image.shape[1])
+
+
 def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path, manifest: str | Path,
                   frames_index: str | Path, frames_root: str | Path, output: str | Path,
                   expect: tuple[str, str] | None = None) -> FeatureCache:
@@ -73,6 +91,7 @@ def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path,
     log.info("split %d %s/%s: %d videos × %d frames on %s", split, meta["stream"], meta["attention"],
              len(dataset), fcfg["frames"], device)
     arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"]), device)
+    sizes = [frame_size(frames_root, video) for video in dataset.videos]
     cache = FeatureCache.from_videos(
         video_ids=list(videos["video_id"]),
         labels=arrays["labels"],
@@ -88,6 +107,8 @@ def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path,
             "split": split,
         },
         spatial_maps=arrays["spatial_maps"] or None,
+        frame_sizes=sizes,
+        crop_boxes=[centre_box(*size) for size in sizes],
     )
     write_feature_cache(output, cache, dtype=fcfg["dtype"])
     log.info("wrote %s", output)

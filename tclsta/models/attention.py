@@ -50,21 +50,46 @@ def temporal_weights(h: torch.Tensor) -> torch.Tensor:
     return torch.softmax(gamma, dim=1, dtype=torch.promote_types(gamma.dtype, torch.float32))
 
 
+TEMPORAL_SCORINGS = ("paper", "frame")
+
+
+class FrameScorer(nn.Module):
+    """The ``frame`` variant's γ: γ_t = vᵀ tanh(W α_t + b), from frame t's own pooled feature only.
+
+    Unlike Eq. 4–5, γ_t cannot see the frame's position or the rest of the sequence, so
+    softmax(γ) can only prefer frames by what they show.
+    """
+
+    def __init__(self, in_features: int, hidden: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(in_features, hidden)
+        self.score = nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, alpha: torch.Tensor) -> torch.Tensor:
+        """α (B, T, D) → softmax(γ) (B, T)."""
+        gamma = self.score(torch.tanh(self.project(alpha))).squeeze(-1)
+        return torch.softmax(gamma, dim=1, dtype=torch.promote_types(gamma.dtype, torch.float32))
+
+
 class TemporalAttention(nn.Module):
     """LSTM branch (Table IV): LSTM over the frames' pooled features α_t and a linear head.
 
     ``forward`` maps α (B, T, D) to the head's logits (B, classes), classifying
     Σ_t softmax(γ)_t h_t, and the temporal weights softmax(γ) (B, T); Eq. 6's
-    β_t = α_t · softmax(γ)_t.
+    β_t = α_t · softmax(γ)_t. ``scoring`` chooses γ: ``paper`` = Eq. 4–5 on the LSTM states
+    (γ = 1ᵀ tanh(HᵀH)); ``frame`` = :class:`FrameScorer` on α_t (a labelled variant).
     """
 
-    def __init__(self, *, in_features: int, hidden: int = 512, num_classes: int) -> None:
+    def __init__(self, *, in_features: int, hidden: int = 512, num_classes: int, scoring: str = "paper") -> None:
         super().__init__()
+        if scoring not in TEMPORAL_SCORINGS:
+            raise ValueError(f"temporal attention {scoring!r}: expected one of {TEMPORAL_SCORINGS}")
         self.lstm = nn.LSTM(in_features, hidden, batch_first=True)
         self.fc = nn.Linear(hidden, num_classes)
+        self.scorer = FrameScorer(in_features, hidden) if scoring == "frame" else None
 
     def forward(self, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h, _ = self.lstm(alpha)
-        weights = temporal_weights(h)
+        weights = temporal_weights(h) if self.scorer is None else self.scorer(alpha.to(h.dtype))
         logits = self.fc((weights.unsqueeze(-1).to(h.dtype) * h).sum(dim=1))
         return logits, weights

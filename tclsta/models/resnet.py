@@ -4,7 +4,9 @@ Parameter names and shapes follow torchvision's ``resnet*`` exactly (``conv1.wei
 ``bn1.*``, ``layer1.0.conv1.weight`` …, ``layerX.0.downsample.{0,1}.*``, ``fc.*``), so an
 ImageNet checkpoint saved from torchvision loads from a local file. ``base_width`` scales
 every channel count (64 = torchvision) so CPU runs can use tiny networks; ``in_channels``
-selects 3 (RGB) or 2L (stacked flow) input channels.
+selects 3 (RGB) or 2L (stacked flow) input channels. ``output_stride`` 16 or 8 replaces the
+stride of conv5_x (and conv4_x) by dilation, as torchvision's ``replace_stride_with_dilation``:
+the same weights, a conv5 grid 2× (4×) finer, so small CPU crops still give a 7×7+ attention grid.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from tclsta.errors import ConfigError, TclstaError
 log = logging.getLogger(__name__)
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    """3×3 convolution with padding, no bias."""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+    """3×3 convolution with padding (= dilation), no bias."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=dilation, dilation=dilation,
+                     bias=False)
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -31,16 +34,17 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 
 
 class BasicBlock(nn.Module):
-    """Two 3×3 convolutions with a residual connection (ResNet-18/34)."""
+    """Two 3×3 convolutions with a residual connection (ResNet-18/34); ``dilation`` of each (for output stride < 32)."""
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 dilation: tuple[int, int] = (1, 1)) -> None:
         super().__init__()
-        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.conv1 = conv3x3(inplanes, planes, stride, dilation[0])
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
+        self.conv2 = conv3x3(planes, planes, dilation=dilation[1])
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
 
@@ -56,11 +60,12 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 dilation: tuple[int, int] = (1, 1)) -> None:
         super().__init__()
         self.conv1 = conv1x1(inplanes, planes)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = conv3x3(planes, planes, stride)
+        self.conv2 = conv3x3(planes, planes, stride, dilation[0])  # torchvision: the previous dilation
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = conv1x1(planes, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
@@ -87,20 +92,24 @@ ARCHITECTURES: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
 class ResNet(nn.Module):
     """ResNet with a ``forward_features`` (last conv map, conv5_x) / head (GAP + ``fc``) split."""
 
-    def __init__(self, *, depth: int = 50, base_width: int = 64, in_channels: int = 3, num_classes: int = 1000) -> None:
+    def __init__(self, *, depth: int = 50, base_width: int = 64, in_channels: int = 3, num_classes: int = 1000,
+                 output_stride: int = 32) -> None:
         super().__init__()
         if depth not in ARCHITECTURES:
             raise ConfigError(f"model.depth={depth}: expected one of {sorted(ARCHITECTURES)}")
+        if output_stride not in (8, 16, 32):
+            raise ConfigError(f"model.output_stride={output_stride}: expected 8, 16 or 32")
         block, layers = ARCHITECTURES[depth]
         self.inplanes = base_width
+        self.dilation = 1
         self.conv1 = nn.Conv2d(in_channels, base_width, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(base_width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = self._make_layer(block, base_width, layers[0])
         self.layer2 = self._make_layer(block, base_width * 2, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, base_width * 4, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, base_width * 8, layers[3], stride=2)
+        self.layer3 = self._make_layer(block, base_width * 4, layers[2], stride=2, dilate=output_stride == 8)
+        self.layer4 = self._make_layer(block, base_width * 8, layers[3], stride=2, dilate=output_stride < 32)
         self.num_features = base_width * 8 * block.expansion
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(self.num_features, num_classes)
@@ -111,19 +120,25 @@ class ResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+    def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int = 1,
+                    dilate: bool = False) -> nn.Sequential:
+        """One conv stage; ``dilate`` trades its stride for dilation (torchvision's replace_stride_with_dilation)."""
+        previous = self.dilation
+        if dilate:
+            self.dilation *= stride
+            stride = 1
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
                 conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion)
             )
-        layers = [block(self.inplanes, planes, stride, downsample)]
+        layers = [block(self.inplanes, planes, stride, downsample, (previous, self.dilation))]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        layers += [block(self.inplanes, planes, dilation=(self.dilation, self.dilation)) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The conv5_x activation map, shape (N, num_features, H/32, W/32)."""
+        """The conv5_x activation map, shape (N, num_features, H/s, W/s) for output stride s (32 by default)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 

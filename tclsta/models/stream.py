@@ -53,7 +53,9 @@ class AttentionStream(nn.Module):
     ``attention`` switches the branches (paper Table VI): ``none`` = plain ResNet with global
     average pooling and the frame head; ``spatial`` adds the CAM branch whose map drives
     the weighted pooling; ``temporal`` adds the LSTM branch; ``both`` has all three heads.
-    ``backbone`` is a torchvision-compatible ResNet whose ``fc`` is the frame head.
+    ``backbone`` is a torchvision-compatible ResNet whose ``fc`` is the frame head;
+    ``output_stride`` its conv5 stride (32 = the paper's), ``temporal_attention`` the form of γ
+    (``paper`` = Eq. 4–5; ``frame`` = a labelled variant, see :class:`TemporalAttention`).
     """
 
     def __init__(
@@ -66,19 +68,23 @@ class AttentionStream(nn.Module):
         in_channels: int = 3,
         cam_channels: int = 1024,
         lstm_hidden: int = 512,
+        output_stride: int = 32,
+        temporal_attention: str = "paper",
     ) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention={attention!r}: expected one of {ATTENTIONS}")
         self.attention = attention
-        self.backbone = ResNet(depth=depth, base_width=base_width, in_channels=in_channels, num_classes=num_classes)
+        self.backbone = ResNet(depth=depth, base_width=base_width, in_channels=in_channels, num_classes=num_classes,
+                               output_stride=output_stride)
         dim = self.backbone.num_features
         self.spatial = (
             SpatialAttention(in_channels=dim, cam_channels=cam_channels, num_classes=num_classes)
             if attention in ("spatial", "both") else None
         )
         self.temporal = (
-            TemporalAttention(in_features=dim, hidden=lstm_hidden, num_classes=num_classes)
+            TemporalAttention(in_features=dim, hidden=lstm_hidden, num_classes=num_classes,
+                              scoring=temporal_attention)
             if attention in ("temporal", "both") else None
         )
 
@@ -140,6 +146,8 @@ def build_stream(model_cfg: dict[str, Any], stream: str, attention: str, num_cla
         in_channels=input_channels(stream, model_cfg["flow_stack"]),
         cam_channels=model_cfg["cam_channels"],
         lstm_hidden=model_cfg["lstm_hidden"],
+        output_stride=model_cfg.get("output_stride", 32),  # checkpoints from before these keys: the paper's
+        temporal_attention=model_cfg.get("temporal_attention", "paper"),
     )
     if pretrained and model_cfg["pretrained"]:
         load_pretrained(model.backbone, model_cfg["pretrained"])

@@ -146,10 +146,20 @@ def awl_arguments(wildcards, input):
     return arguments + f"--static {shlex.quote(input.static)} --motion {shlex.quote(input.motion)}"
 
 
+def ground_truth_inputs(wildcards):
+    """The attention ground truth evaluate reads: the synthetic dataset (its boxes.csv), a real dataset's files."""
+    if config["dataset"]["format"] == "synthetic":
+        return synthetic_videos(wildcards)
+    from tclsta.data.annotations import ground_truth_files
+
+    return [str(p) for p in ground_truth_files(dataset_root())]
+
+
 def evaluation_inputs(wildcards):
     inputs = expand(
         FEATURES, split=SPLITS, stream=config["stream"]["streams"], attention=config["stream"]["attentions"]
     )
+    inputs += [MANIFEST, *ground_truth_inputs(wildcards)]
     if FUSION:
         inputs += expand(CLN_SCORES, split=SPLITS, variant=CLN_VARIANTS)
         inputs += expand([AWL_WEIGHTS, AWL_FIT], split=SPLITS, source=AWL_SOURCES)
