@@ -145,9 +145,26 @@ def test_train_cln_on_real_caches(tmp_path, alternate: str, variant: str) -> Non
     checkpoint = torch.load(tmp_path / "cln.pt", weights_only=True)
     model = CollaborativeLearningNetwork(**checkpoint["meta"])
     model.load_state_dict(checkpoint["state_dict"])
-    assert len(checkpoint["fit_videos"]) == (32 if variant == "heldout" else 40)
-    if variant == "heldout":  # early stopping kept the epoch with the lowest held-out loss
+    assert len(checkpoint["fit_videos"]) == 40  # ours: refitted on every training video after early stopping
+    if variant == "heldout":  # early stopping chose the epoch with the lowest held-out loss
         assert checkpoint["best_epoch"] == 1 + int(np.argmin(checkpoint["validation_history"]))
+        assert checkpoint["refit"] and len(checkpoint["validation_videos"]) == 8
+
+
+def test_held_out_videos_keep_the_scores_of_the_model_that_did_not_fit_them(tmp_path) -> None:
+    static, motion = make_pair(tmp_path, train_per_class=10, test_per_class=4, holdout_fraction=0.2)
+    manifest = write_manifest(tmp_path / "manifest.csv", static)
+    scores = {}
+    for refit in (False, True):
+        config = validate({"device": "cpu", "cln": {"hidden_dim": 8, "batch_size": 8, "lr": 0.01,
+                                                    "heldout": {"max_epochs": 20, "patience": 3, "refit": refit}}})
+        run_train_cln(static, motion, tmp_path / f"c{refit}.pt", tmp_path / f"s{refit}.h5", config,
+                      variant="heldout", manifest=manifest)
+        scores[refit] = read_score_set(tmp_path / f"s{refit}.h5")
+    held, test = scores[True].subset("holdout"), scores[True].subset("test")
+    for head in ("static", "motion", "fused"):
+        np.testing.assert_array_equal(scores[True].scores[head][held], scores[False].scores[head][held])
+        assert not np.array_equal(scores[True].scores[head][test], scores[False].scores[head][test])
 
 
 def test_held_out_cln_needs_held_out_groups(tmp_path) -> None:

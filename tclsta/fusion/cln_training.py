@@ -15,7 +15,8 @@ not change. The loss is the sum of the heads' cross-entropies.
 
 Two variants (``--variant``): ``paper`` fits every training video for ``cln.epochs`` epochs;
 ``heldout`` (ours) fits only the videos the streams fitted, stops early on the streams'
-held-out groups (:mod:`tclsta.fusion.roles`) and may add a fused head over ``[O^s; O^m]``.
+held-out groups (:mod:`tclsta.fusion.roles`), may add a fused head over ``[O^s; O^m]`` and
+refit on every training video for the number of epochs so chosen.
 """
 
 from __future__ import annotations
@@ -87,10 +88,17 @@ def pair_frames(static: FeatureCache, motion: FeatureCache, order: np.ndarray) -
                         torch.as_tensor(np.asarray(static.labels), dtype=torch.long))
 
 
-def rms(frames: torch.Tensor, mask: torch.Tensor) -> float:
-    """Root-mean-square of the valid frames' features (the per-stream input scale)."""
+def input_scale(frames: torch.Tensor, mask: torch.Tensor, standardise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(shift, scale)`` a stream's frames are mapped by, ``(v − shift) / scale``, from the valid training frames.
+
+    The paper's CLN: no shift, one scale, the root-mean-square of the features. ``standardise``
+    (the held-out CLN's ``cln.heldout.standardise``): per feature dimension, mean and standard
+    deviation, as the early-fusion SVM standardises its inputs.
+    """
     valid = frames[mask]
-    return float(valid.pow(2).mean().sqrt().clamp_min(1e-8))
+    if standardise:
+        return valid.mean(dim=0), valid.std(dim=0).clamp_min(1e-6)
+    return torch.zeros(()), valid.pow(2).mean().sqrt().clamp_min(1e-8)
 
 
 def set_trainable(model: CollaborativeLearningNetwork, side: str) -> None:
@@ -143,15 +151,24 @@ class History:
     best_epoch: int = 0
 
 
+def prediction_log_probabilities(logits: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Log-probabilities of the CLN's prediction: the fused head if it has one, else the mean of its heads' softmaxes."""
+    if "fused" in logits:
+        return torch.log_softmax(logits["fused"], dim=1)
+    return torch.log(torch.stack([torch.softmax(v, dim=1) for v in logits.values()]).mean(dim=0))
+
+
 @torch.no_grad()
 def mean_loss(model: CollaborativeLearningNetwork, data: PairedFrames, index: np.ndarray, batch_size: int,
               device: torch.device) -> float:
-    """The summed heads' cross-entropy averaged over the videos ``index`` (evaluation mode)."""
+    """The cross-entropy of the CLN's prediction averaged over the videos ``index`` (evaluation mode)."""
     model.eval()
     total = 0.0
     for batch in torch.as_tensor(index).split(batch_size):
-        total += len(batch) * float(heads_loss(model, data.static[batch].to(device), data.motion[batch].to(device),
-                                               data.mask[batch].to(device), data.labels[batch].to(device)))
+        logits = model.head_logits(data.static[batch].to(device), data.motion[batch].to(device),
+                                   data.mask[batch].to(device))
+        total += float(F.nll_loss(prediction_log_probabilities(logits), data.labels[batch].to(device),
+                                  reduction="sum"))
     model.train()
     return total / len(index)
 
@@ -239,7 +256,9 @@ def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_p
 
     ``variant``: ``paper`` (two heads, every training video, ``cln.epochs`` epochs) or
     ``heldout`` (ours: fitted on the videos the streams fitted, early-stopped on the streams'
-    held-out groups, ``cln.heldout`` settings; needs ``manifest``). Uses ``config["cln"]``,
+    held-out groups, then — ``cln.heldout.refit`` — refitted on every training video for the
+    epochs chosen, the held-out videos keeping the first model's scores; ``cln.heldout``
+    settings; needs ``manifest``). Uses ``config["cln"]``,
     ``config["seed"]`` and ``config["device"]``. Returns the training history.
     """
     cln = config["cln"]
@@ -251,28 +270,47 @@ def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_p
     train_index = index["train"]
     if len(train_index) == 0:
         raise DatasetError(f"{static_path}: no training videos in this split")
-    scales = {"static": rms(data.static[train_index], data.mask[train_index]),
-              "motion": rms(data.motion[train_index], data.mask[train_index])}
-    data.static /= scales["static"]
-    data.motion /= scales["motion"]
-
     heldout = variant == "heldout"
-    torch.manual_seed(config["seed"])
+    standardise = heldout and cln["heldout"]["standardise"]
+    scales = {}
+    for side in SIDES:
+        frames = getattr(data, side)
+        shift, scale = input_scale(frames[train_index], data.mask[train_index], standardise)
+        setattr(data, side, (frames - shift) / scale)
+        scales[side] = {"shift": shift, "scale": scale}
+
     meta = {"static_dim": int(data.static.shape[2]), "motion_dim": int(data.motion.shape[2]),
             "num_classes": len(static.class_names), "hidden_dim": cln["hidden_dim"], "rounds": cln["rounds"],
             "fused_head": heldout and cln["heldout"]["fused_head"]}
-    model = CollaborativeLearningNetwork(**meta)
     device = resolve_device(config["device"])
+    common = {"batch_size": cln["batch_size"], "lr": cln["lr"], "weight_decay": cln["weight_decay"],
+              "alternate": cln["alternate"], "seed": config["seed"], "device": device}
+
+    def fresh() -> CollaborativeLearningNetwork:
+        torch.manual_seed(config["seed"])
+        return CollaborativeLearningNetwork(**meta)
+
+    model = fresh()
     epochs = cln["heldout"]["max_epochs"] if heldout else cln["epochs"]
     log.info("training the %s CLN on %d videos (%d held out, %d test), %s alternation, %s%d epochs on %s", variant,
              len(train_index), len(index["holdout"]), len(index["test"]), cln["alternate"],
              "at most " if heldout else "", epochs, device)
-    history = train(model, data, train_index, epochs=epochs, batch_size=cln["batch_size"], lr=cln["lr"],
-                    weight_decay=cln["weight_decay"], alternate=cln["alternate"], seed=config["seed"],
-                    device=device, validation_index=index["holdout"] if heldout else None,
-                    patience=cln["heldout"]["patience"])
+    history = train(model, data, train_index, epochs=epochs, validation_index=index["holdout"] if heldout else None,
+                    patience=cln["heldout"]["patience"], **common)
     log.info("final training loss %.4f", history.loss[-1])
     probabilities = predict_probabilities(model, data, cln["batch_size"], device)
+    fitted = train_index
+    if heldout and cln["heldout"]["refit"]:
+        # the chosen number of epochs again on every training video; the held-out videos keep the scores
+        # of the model that did not fit them (those are what the LP of CLN + AWL [held-out] reads)
+        fitted = np.sort(np.concatenate([train_index, index["holdout"]]))
+        log.info("refitting on %d videos for the %d epochs chosen", len(fitted), history.best_epoch)
+        model = fresh()
+        train(model, data, fitted, epochs=history.best_epoch, **common)
+        refit = predict_probabilities(model, data, cln["batch_size"], device)
+        for head, values in refit.items():
+            values[index["holdout"]] = probabilities[head][index["holdout"]]
+        probabilities = refit
 
     ids = list(static.video_ids)
     checkpoint = {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta,
@@ -280,7 +318,7 @@ def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_p
                   "loss_history": history.loss, "validation_history": history.validation,
                   "best_epoch": history.best_epoch, "static_cache": str(static_path), "motion_cache": str(motion_path),
                   # what the CLN fitted on, and what it only stopped on (the leakage test reads both)
-                  "fit_videos": [ids[i] for i in train_index],
+                  "fit_videos": [ids[i] for i in fitted], "refit": bool(len(fitted) > len(train_index)),
                   "validation_videos": [ids[i] for i in index["holdout"]] if heldout else []}
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)
