@@ -24,7 +24,7 @@ TARGETS = {
     "CLN + AWL [held-out] ≥ Late, Frame + STA, Optical flow + STA":
         ("CLN + AWL [held-out]", ["Late", "Frame + STA", "Optical flow + STA"]),
 }
-TCLSTA = ("CLN", "AWL", "CLN + AWL", "AWL [held-out]", "MKL [held-out]", "CLN [held-out]", "CLN + AWL [held-out]")
+TCLSTA = ("CLN", "AWL", "CLN + AWL", "AWL [held-out]", "CLN [held-out]", "CLN + AWL [held-out]")  # not the baselines
 
 
 def value(rows: dict, name: str) -> float:
@@ -36,13 +36,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("datasets", nargs="+", help="NAME=metrics.json,metrics.json,…")
     args = parser.parse_args()
-    runs = {}
+    runs, labels = {}, {}
     for item in args.datasets:
         name, files = item.split("=", 1)
         runs[name] = [json.loads(Path(f).read_text())["rows"] for f in files.split(",")]
+        labels[name] = [Path(f).parent.name for f in files.split(",")]
     names = list(next(iter(runs.values()))[0])
     header = "| row | " + " | ".join(
-        f"{d} " + " / ".join(f"s{i}" for i in range(len(r))) + f" | {d} mean ± sd [min, max]" for d, r in runs.items())
+        " / ".join(labels[d]) + f" | {d} mean ± sd [min, max]" for d in runs)
     print(header + " |")
     print("|---|" + "---|---|" * len(runs))
     for row in names:
