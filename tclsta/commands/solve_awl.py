@@ -1,12 +1,15 @@
 """Adaptively weighted learning (paper Eq. 10–14): one linear programme per class.
 
 Solves, for each class j, max W_j·(Σ_{i∈j} S_i[:, j] − λ Σ_{i∉j} S_i[:, j]) subject to
-w_static + w_motion = 1, w ≥ ε (awl.lambda_, awl.epsilon) with scipy's HiGHS, from the
-scores of the training videos (awl.scores=train, the paper) or of the CLN's held-out
-training videos (awl.scores=holdout). --source cln reads the CLN scores; --source stream
-the two streams' own predictions. Writes weights.csv (class_name, w_static, w_motion),
-by default <output_dir>/awl/split<N>/<source>/weights.csv. The optimum of each LP is a
-vertex: all weight but ε on one stream, except at ties.
+Σ w = 1, w ≥ ε (awl.lambda_, awl.epsilon) with scipy's HiGHS.
+--source stream / cln: the streams' own scores / the paper CLN's, LP on every training video
+(the paper). --source stream_heldout / cln_heldout (ours): the streams' scores / the held-out
+CLN's (its fused head as a third stream), LP only on the streams' held-out groups (from
+--manifest), scores temperature-scaled there first (fusion.calibrate), ε chosen among
+awl.heldout_epsilons and 1/S by leave-one-group-out. Writes weights.csv (class_name,
+w_static, w_motion[, w_fused]) and fit.json (videos fitted on, temperatures, λ, ε), by default
+<output_dir>/awl/split<N>/<source>/. The optimum of each LP is a vertex: all weight but ε on
+one stream, except at ties.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A *score set* holds, for every video of one split, its label, its role (``train``,
 ``holdout`` or ``test``) and one softmax score matrix per stream. It is what the CLN
-writes (``{OUT}/cln/split{s}/scores.h5``) and what AWL, the baselines and the
+writes (``{OUT}/cln/split{s}/{variant}/scores.h5``) and what AWL, the baselines and the
 evaluation read; :func:`stream_score_set` builds the same thing from two feature caches.
 """
 
