@@ -10,6 +10,7 @@ import pytest
 from tclsta.data.annotations import VideoTruth
 from tclsta.data.transforms import centre_box
 from tclsta.evaluation.attention_metrics import CropGeometry, pointing, reference_frames, score_cache
+from tclsta.errors import DatasetError
 from tclsta.features.cache import FeatureCache
 
 # A 100 × 200 source video extracted at 50 × 100 (resize ×0.5); the test crop is the centre
@@ -101,3 +102,15 @@ def test_score_cache_over_test_videos_with_ground_truth():
     flow = score_cache(cache("temporal", "flow"), truth, size).summary(False, True)
     assert flow["temporal_mass"] == pytest.approx((0.6 + 0.0) / 2) and flow["spatial_pointing"] is None
     assert score_cache(cache("both"), {}, size).summary(True, True)["spatial_pointing"] is None
+    old = cache("both")
+    old.crop_boxes = None  # a cache written before the crop geometry was stored
+    with pytest.raises(DatasetError, match="old.h5: .*rerun dump-features"):
+        score_cache(old, truth, size, path="old.h5")
+
+
+def test_figure_draws_the_map_over_the_test_crop():
+    from tclsta.evaluation.figures import _map_extent
+
+    # (left, right, bottom, top) of the map on the shown frame: the centre 50 × 50 square of 50 × 100
+    assert _map_extent(cache("both"), 0, 50, 100) == (25, 75, 50, 0)
+    assert _map_extent(cache("both"), 0, 100, 200) == (50, 150, 100, 0)  # the frame shown at twice the size

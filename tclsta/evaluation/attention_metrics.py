@@ -28,6 +28,7 @@ import numpy as np
 from tclsta import paths
 from tclsta.data.annotations import Box, VideoTruth, ground_truth_files, load_ground_truth, video_size
 from tclsta.data.manifest import read_manifest
+from tclsta.errors import DatasetError
 from tclsta.features.cache import FeatureCache, read_feature_cache
 
 SPATIAL_MODES = ("spatial", "both")
@@ -121,8 +122,8 @@ class AttentionScore:
 
 
 def score_cache(cache: FeatureCache, truth: dict[str, VideoTruth], source_size: Callable[[str], tuple[int, int]],
-                score: AttentionScore | None = None) -> AttentionScore:
-    """Add the test videos of ``cache`` that have ground truth to ``score`` (a new one by default).
+                score: AttentionScore | None = None, path: str | Path = "") -> AttentionScore:
+    """Add the test videos of ``cache`` (read from ``path``) that have ground truth to ``score`` (a new one by default).
 
     ``source_size(video_id)`` gives the decoded source video's (height, width); it is only
     asked for videos with boxes.
@@ -133,7 +134,8 @@ def score_cache(cache: FeatureCache, truth: dict[str, VideoTruth], source_size: 
     flow_stack = int(config["model"]["flow_stack"])
     spatial = cache.attrs["attention"] in SPATIAL_MODES and cache.spatial_maps is not None
     if spatial and cache.crop_boxes is None:
-        raise ValueError("the feature cache has no crop_boxes (written before they were stored): rerun dump-features")
+        raise DatasetError(f"{path}: the feature cache has no crop_boxes (written before they were stored): "
+                           "rerun dump-features")
     for v in cache.subset("test"):
         video_truth = truth.get(cache.video_ids[v])
         if video_truth is None:
@@ -190,7 +192,7 @@ def attention_metrics(out: str | Path, config: dict[str, Any]) -> dict[str, dict
                 continue
             score = AttentionScore()
             for split in config["dataset"]["splits"]:
-                score_cache(read_feature_cache(paths.feature_cache(out, split, stream, attention)), truth,
-                            source_size, score)
+                path = paths.feature_cache(out, split, stream, attention)
+                score_cache(read_feature_cache(path), truth, source_size, score, path)
             section[f"{stream}_{attention}"] = score.summary(attention in SPATIAL_MODES, attention in TEMPORAL_MODES)
     return section

@@ -94,12 +94,21 @@ def _frame_image(frames_root: Path, video_id: str, index: int) -> np.ndarray | N
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def _map_extent(cache: FeatureCache, video: int, height: int, width: int) -> tuple[float, float, float, float]:
+    """Where the map lies on the shown frame: the test crop box (the whole frame for caches without one)."""
+    if cache.crop_boxes is None or cache.frame_sizes is None:
+        return 0, width, height, 0
+    top, left, box_h, box_w = cache.crop_boxes[video]
+    sy, sx = height / cache.frame_sizes[video][0], width / cache.frame_sizes[video][1]
+    return left * sx, (left + box_w) * sx, (top + box_h) * sy, top * sy
+
+
 def attention_figure(path: str | Path, cache: FeatureCache, videos: Sequence[int], frames_root: str | Path,
                      frames_per_video: int) -> list[str]:
     """Fig. 7: per video, evenly chosen frames with the spatial map as a heatmap and the temporal weights.
 
-    Each video takes two rows: the frames (heatmap of ``spatial_maps`` over the RGB frame
-    when the cache has maps) and a line of the temporal weights over all its sampled frames,
+    Each video takes two rows: the frames (heatmap of ``spatial_maps`` over the test crop of the
+    RGB frame when the cache has maps) and a line of the temporal weights over all its sampled frames,
     the shown frames marked. Returns the video ids whose RGB frames were missing.
     """
     frames_root = Path(frames_root)
@@ -127,7 +136,9 @@ def attention_figure(path: str | Path, cache: FeatureCache, videos: Sequence[int
             ax.imshow(image, extent=(0, width, height, 0))
             if cache.spatial_maps is not None:
                 ax.imshow(cache.spatial_maps[rows][t].astype(np.float32), cmap="jet", alpha=0.45,
-                          extent=(0, width, height, 0), interpolation="bilinear")
+                          extent=_map_extent(cache, video, height, width), interpolation="bilinear")
+                ax.set_xlim(0, width)
+                ax.set_ylim(height, 0)
             ax.set_title(f"frame {indices[t]}\nsoftmax(γ) {weights[t]:.3f}", fontsize=7)
         line = plt.subplot2grid((2 * len(videos), columns), (2 * k + 1, 0), colspan=columns, fig=fig)
         for c in range(columns):
