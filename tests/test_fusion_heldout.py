@@ -100,3 +100,13 @@ def test_held_out_cln_records_what_it_fitted_and_stopped_on(run_dir) -> None:
     assert set(checkpoint["fit_videos"]) == {pair.video_ids[i] for i in pair.subset("train")} | held
     assert 1 <= checkpoint["best_epoch"] <= len(checkpoint["loss_history"])
     assert checkpoint["meta"]["fused_head"] is True
+
+
+def test_workflow_refuses_held_out_fusion_without_held_out_groups(tmp_path) -> None:
+    from snakemake_run import snakemake, write_config
+
+    write_config(tmp_path, {"stream": {"holdout_fraction": 0.0}})
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0 and "stream.holdout_fraction is 0" in result.stdout
+    write_config(tmp_path, {"stream": {"holdout_fraction": 0.0}, "fusion": {"heldout": False}})
+    assert snakemake(tmp_path, "-n", check=False).returncode == 0

@@ -10,6 +10,11 @@ AWL_WEIGHTS = f"{OUT}/awl/split{{split}}/{{source}}/weights.csv"
 AWL_FIT = f"{OUT}/awl/split{{split}}/{{source}}/fit.json"
 TWO_STREAM = {"rgb", "flow"} <= set(config["stream"]["streams"])
 FUSION = TWO_STREAM and config["cln"]["attention"] in config["stream"]["attentions"]
+if FUSION and config["fusion"]["heldout"] and config["stream"]["holdout_fraction"] <= 0:
+    raise WorkflowError(
+        "fusion.heldout: true fits the [held-out] fusions on the streams' held-out groups, but "
+        "stream.holdout_fraction is 0: set it above 0, or fusion: {heldout: false}"
+    )
 CLN_VARIANTS = ["paper", "heldout"] if config["fusion"]["heldout"] else ["paper"]
 AWL_SOURCES = ["stream", "cln"] + (["stream_heldout", "cln_heldout"] if config["fusion"]["heldout"] else [])
 
