@@ -34,18 +34,18 @@ def feature_cache(out: str | Path, split: int, stream: str, attention: str) -> P
     return Path(out) / "features" / f"split{split}" / f"{stream}_{attention}.h5"
 
 
-def cln_checkpoint(out: str | Path, split: int) -> Path:
-    """``{OUT}/cln/split{split}/cln.pt``."""
-    return Path(out) / "cln" / f"split{split}" / "cln.pt"
+def cln_checkpoint(out: str | Path, split: int, variant: str = "paper") -> Path:
+    """``{OUT}/cln/split{split}/{variant}/cln.pt``; ``variant`` is ``paper`` or ``heldout``."""
+    return Path(out) / "cln" / f"split{split}" / variant / "cln.pt"
 
 
-def cln_scores(out: str | Path, split: int) -> Path:
-    """``{OUT}/cln/split{split}/scores.h5``: the CLN's per-stream softmax scores."""
-    return Path(out) / "cln" / f"split{split}" / "scores.h5"
+def cln_scores(out: str | Path, split: int, variant: str = "paper") -> Path:
+    """``{OUT}/cln/split{split}/{variant}/scores.h5``: the CLN's per-head softmax scores."""
+    return Path(out) / "cln" / f"split{split}" / variant / "scores.h5"
 
 
 def awl_weights(out: str | Path, split: int, source: str) -> Path:
-    """``{OUT}/awl/split{split}/{source}/weights.csv``; ``source`` is ``stream`` or ``cln``."""
+    """``{OUT}/awl/split{split}/{source}/weights.csv`` (and ``fit.json``); ``source``: see :mod:`tclsta.fusion.solve`."""
     return Path(out) / "awl" / f"split{split}" / source / "weights.csv"
 
 

@@ -41,7 +41,7 @@ TINY = {
                "batch_size": 2, "iterations": {"rgb": 3, "flow": 3}, "validate_every": 3,
                "checkpoint_every": 1, "num_workers": 0},
     "features": {"frames": 3, "batch_size": 8},
-    "cln": {"attention": "both", "rounds": 1, "epochs": 2, "batch_size": 4},
+    "cln": {"attention": "both", "rounds": 1, "epochs": 2, "batch_size": 4, "heldout": {"max_epochs": 4, "patience": 2}},
     "report": {"attention_videos": 1},
 }
 

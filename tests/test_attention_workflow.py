@@ -32,6 +32,7 @@ VARIANT = {
                "iterations": {"rgb": 150, "flow": 150}, "lr": 0.01, "holdout_fraction": 0.0,
                "validate_every": 150, "checkpoint_every": 150},
     "features": {"frames": 6},
+    "fusion": {"heldout": False},  # no held-out groups (holdout_fraction 0): the paper's fusion rows only
 }
 
 

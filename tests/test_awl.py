@@ -8,6 +8,7 @@ import torch
 
 from tclsta.errors import DatasetError
 from tclsta.fusion.awl import class_objective, fuse, predict, read_weights, solve_awl, solve_class, write_weights
+from tclsta.fusion.solve import choose_epsilon
 from tclsta.fusion.baselines import LinearSVM, early_fusion, late_fusion
 
 
@@ -73,9 +74,34 @@ def test_weights_csv_roundtrip_and_class_check(tmp_path) -> None:
     weights = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     write_weights(tmp_path / "w.csv", names, weights)
     assert (tmp_path / "w.csv").read_text().splitlines()[0] == "class_name,w_static,w_motion"
-    np.testing.assert_array_equal(read_weights(tmp_path / "w.csv", names), weights)
+    read, streams = read_weights(tmp_path / "w.csv", names)
+    np.testing.assert_array_equal(read, weights)
+    assert streams == ["static", "motion"]
     with pytest.raises(DatasetError, match="w.csv"):
         read_weights(tmp_path / "w.csv", ["Archery", "Smoke", "Other"])
+    three = np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [1 / 3, 1 / 3, 1 / 3]])
+    write_weights(tmp_path / "w3.csv", names, three, ("static", "motion", "fused"))
+    read, streams = read_weights(tmp_path / "w3.csv", names)
+    np.testing.assert_allclose(read, three)
+    assert streams == ["static", "motion", "fused"]
+
+
+def test_epsilon_chosen_by_leave_one_group_out() -> None:
+    # 6 classes = 3 colours × 2 directions; static knows the colour (0.45 on both colour-mates),
+    # motion the direction (0.3 on the three direction-mates). Late fusion (ε = 1/2) is always
+    # right; at a vertex (ε = 0) each class column reads one stream, and no choice of streams
+    # separates every colour pair and every direction triple, so some videos tie and are lost
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(6), 5)
+    groups = np.repeat(np.arange(5), 6)
+    colour, direction = np.arange(6) // 2, np.arange(6) % 2
+    static = np.where(colour[labels][:, None] == colour[None, :], 0.45, 0.05)
+    motion = np.where(direction[labels][:, None] == direction[None, :], 0.3, 0.03)
+    stack = np.stack([static, motion], axis=1) + rng.normal(scale=1e-3, size=(30, 2, 6))
+    epsilon, table = choose_epsilon(stack, labels, groups, 0.005, [0.0, 0.25])
+    assert set(table) == {"0", "0.25", "0.5"}  # 1/S = late fusion is always tried
+    assert table["0.5"] == max(table.values()) and epsilon == 0.5
+    assert table["0"] < table["0.5"]
 
 
 def test_late_fusion_is_the_mean() -> None:

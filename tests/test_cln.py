@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from cache_factory import CLASS_NAMES, make_pair
+from cache_factory import CLASS_NAMES, make_pair, write_manifest
 
 from tclsta.config import validate
+from tclsta.errors import DatasetError
 from tclsta.fusion.cln_training import (
-    assign_roles,
     make_optimisers,
     run_train_cln,
     side_for,
@@ -107,30 +107,36 @@ def test_alternation_schedule() -> None:
         "motion", "motion", "static", "static", "motion"]
 
 
-def test_holdout_roles_are_stratified_and_keep_training_videos() -> None:
-    splits = ["train"] * 10 + ["test"] * 4
-    labels = np.array([0] * 5 + [1] * 5 + [0, 0, 1, 1])
-    roles = assign_roles(splits, labels, 0.4, seed=0)
-    assert roles[10:] == ["test"] * 4
-    for c in (0, 1):
-        members = [roles[i] for i in range(10) if labels[i] == c]
-        assert members.count("holdout") == 2 and members.count("train") == 3
-    assert assign_roles(splits, labels, 0.0, seed=0) == splits
+def test_fused_head_is_trained_every_step_and_sees_both_streams() -> None:
+    torch.manual_seed(0)
+    model = CollaborativeLearningNetwork(static_dim=6, motion_dim=5, num_classes=3, hidden_dim=4, fused_head=True)
+    optimisers = make_optimisers(model, lr=0.05, weight_decay=0.0)
+    before = [p.detach().clone() for p in model.fused_head.parameters()]
+    vs, vm, labels = torch.randn(8, 5, 6), torch.randn(8, 5, 5), torch.randint(0, 3, (8,))
+    training_step(model, optimisers["static"], "static", vs, vm, torch.ones(8, 5, dtype=torch.bool), labels,
+                  optimisers["fused"])
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.fused_head.parameters()))
+    logits = model.head_logits(vs, vm)
+    assert set(logits) == {"static", "motion", "fused"} and model.fused_head.in_features == 11
+    torch.testing.assert_close(model(vs, vm)[0], logits["static"])
 
 
-@pytest.mark.parametrize("alternate, holdout", [("step", False), ("epoch", True)])
-def test_train_cln_on_real_caches(tmp_path, alternate: str, holdout: bool) -> None:
-    static, motion = make_pair(tmp_path, train_per_class=10, test_per_class=4)
+@pytest.mark.parametrize("alternate, variant", [("step", "paper"), ("epoch", "heldout")])
+def test_train_cln_on_real_caches(tmp_path, alternate: str, variant: str) -> None:
+    static, motion = make_pair(tmp_path, train_per_class=10, test_per_class=4, holdout_fraction=0.2)
+    manifest = write_manifest(tmp_path / "manifest.csv", static)
     config = validate({"device": "cpu", "cln": {"epochs": 40, "hidden_dim": 8, "batch_size": 8, "lr": 0.01,
-                                                "alternate": alternate},
-                       "awl": {"scores": "holdout" if holdout else "train", "holdout_fraction": 0.2}})
-    history = run_train_cln(static, motion, tmp_path / "cln.pt", tmp_path / "scores.h5", config)
-    assert history[-1] < history[0]
+                                                "alternate": alternate, "heldout": {"max_epochs": 40, "patience": 5}}})
+    history = run_train_cln(static, motion, tmp_path / "cln.pt", tmp_path / "scores.h5", config, variant=variant,
+                            manifest=manifest)
+    assert history.loss[-1] < history.loss[0]
     scores = read_score_set(tmp_path / "scores.h5")
     assert scores.class_names == CLASS_NAMES
     assert scores.roles.count("test") == 16
-    assert scores.roles.count("holdout") == (8 if holdout else 0)
-    for stream in ("static", "motion"):
+    # two of the ten groups held out (whole groups, each with one video per class)
+    assert scores.roles.count("holdout") == (8 if variant == "heldout" else 0)
+    assert set(scores.scores) == ({"static", "motion", "fused"} if variant == "heldout" else {"static", "motion"})
+    for stream in scores.scores:
         np.testing.assert_allclose(scores.scores[stream].sum(axis=1), 1.0, rtol=1e-5)
     test = scores.subset("test")
     fused = scores.stacked(test).mean(axis=1).argmax(axis=1)
@@ -139,3 +145,32 @@ def test_train_cln_on_real_caches(tmp_path, alternate: str, holdout: bool) -> No
     checkpoint = torch.load(tmp_path / "cln.pt", weights_only=True)
     model = CollaborativeLearningNetwork(**checkpoint["meta"])
     model.load_state_dict(checkpoint["state_dict"])
+    assert len(checkpoint["fit_videos"]) == 40  # ours: refitted on every training video after early stopping
+    if variant == "heldout":  # early stopping chose the epoch with the lowest held-out loss
+        assert checkpoint["best_epoch"] == 1 + int(np.argmin(checkpoint["validation_history"]))
+        assert checkpoint["refit"] and len(checkpoint["validation_videos"]) == 8
+
+
+def test_held_out_videos_keep_the_scores_of_the_model_that_did_not_fit_them(tmp_path) -> None:
+    static, motion = make_pair(tmp_path, train_per_class=10, test_per_class=4, holdout_fraction=0.2)
+    manifest = write_manifest(tmp_path / "manifest.csv", static)
+    scores = {}
+    for refit in (False, True):
+        config = validate({"device": "cpu", "cln": {"hidden_dim": 8, "batch_size": 8, "lr": 0.01,
+                                                    "heldout": {"max_epochs": 20, "patience": 3, "refit": refit}}})
+        run_train_cln(static, motion, tmp_path / f"c{refit}.pt", tmp_path / f"s{refit}.h5", config,
+                      variant="heldout", manifest=manifest)
+        scores[refit] = read_score_set(tmp_path / f"s{refit}.h5")
+    held, test = scores[True].subset("holdout"), scores[True].subset("test")
+    for head in ("static", "motion", "fused"):
+        np.testing.assert_array_equal(scores[True].scores[head][held], scores[False].scores[head][held])
+        assert not np.array_equal(scores[True].scores[head][test], scores[False].scores[head][test])
+
+
+def test_held_out_cln_needs_held_out_groups(tmp_path) -> None:
+    static, motion = make_pair(tmp_path, train_per_class=4, test_per_class=2, holdout_fraction=0.0)
+    manifest = write_manifest(tmp_path / "manifest.csv", static)
+    config = validate({"device": "cpu", "cln": {"epochs": 1, "hidden_dim": 4}})
+    with pytest.raises(DatasetError, match="held out no training videos"):
+        run_train_cln(static, motion, tmp_path / "c.pt", tmp_path / "s.h5", config, variant="heldout",
+                      manifest=manifest)

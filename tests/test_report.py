@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from cache_factory import CLASS_NAMES, make_pair
+from cache_factory import CLASS_NAMES, make_pair, write_manifest
 
 from tclsta.cli import main
 from tclsta.data.layout import rgb_name
@@ -22,6 +22,7 @@ def run_dir(tmp_path_factory):
     features.mkdir(parents=True)
     make_pair(features, attention="none", seed=1)
     rgb, _ = make_pair(features, attention="both", seed=2)
+    write_manifest(out / "manifest.csv", rgb)
     cache = read_feature_cache(rgb)
     rng = np.random.default_rng(0)
     for v in cache.subset("test"):
@@ -31,7 +32,8 @@ def run_dir(tmp_path_factory):
             cv2.imwrite(str(folder / rgb_name(int(index))), rng.integers(0, 255, (24, 32, 3), dtype=np.uint8))
     settings = ["--set", f"output_dir={out}", "--set", "device=cpu", "--set", "stream.attentions=[none, both]",
                 "--set", "cln.epochs=30", "--set", "cln.hidden_dim=8", "--set", "cln.lr=0.01",
-                "--set", "cln.batch_size=8", "--set", "report.attention_videos=2", "-q"]
+                "--set", "cln.batch_size=8", "--set", "report.attention_videos=2",
+                "--set", "fusion.heldout=false", "-q"]  # the paper's rows only (test_fusion_heldout: ours)
     for command in (["train-cln", "--split", "1"], ["solve-awl", "--split", "1", "--source", "cln"],
                     ["solve-awl", "--split", "1", "--source", "stream"], ["evaluate"], ["report"]):
         assert main(command + settings) == 0, command
@@ -44,7 +46,7 @@ def test_metrics_rows_named_as_the_paper(run_dir) -> None:
     assert list(metrics["rows"]) == [
         "Frame", "Frame + STA", "Frame + STA (frame head only)", "Optical flow", "Optical flow + STA",
         "Optical flow + STA (frame head only)", "Two-stream", "Two-stream + STA",
-        "Two-stream + STA + Late", "Two-stream + STA + Early", "Two-stream + STA + CLN",
+        "Two-stream + STA + Late", "Two-stream + STA + Early", "Two-stream + STA + MKL", "Two-stream + STA + CLN",
         "Two-stream + STA + AWL", "Two-stream + STA + CLN + AWL"]
     for row in metrics["rows"].values():
         assert row["mean"] == row["splits"]["1"]
@@ -72,13 +74,13 @@ def test_weights_csv_lists_every_class(run_dir) -> None:
 
 def test_report_files(run_dir) -> None:
     report = run_dir / "report"
-    for name in ("report.md", "confusion.png", "attention.png", "fusion_weights.png"):
+    for name in ("report.md", "confusion.png", "attention.png", "fusion_weights.png", "reliability.png"):
         assert (report / name).stat().st_size > 0, name
         if name.endswith(".png"):
             assert cv2.imread(str(report / name)) is not None
     text = (report / "report.md").read_text()
     for needle in ("Table VI", "Table VII", "Table VIII", "Two-stream + STA + CLN + AWL", "at a vertex",
-                   "![attention](attention.png)", "cln:", "orderings",
+                   "![attention](attention.png)", "cln:", "orderings", "ECE", "chosen",
                    "Frame + STA (frame head only) > Frame", "No attention ground truth"):
         assert needle in text, needle
     assert "RGB frames missing" not in text

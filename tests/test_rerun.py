@@ -54,6 +54,9 @@ def test_nothing_changed_nothing_runs(done):
         ("cln_rounds", {"cln": {"rounds": 2}}, {"train_cln", "solve_awl", "evaluate", "report"}),
         # LP: only the weights and what follows
         ("awl_lambda", {"awl": {"lambda_": 0.01}}, {"solve_awl", "evaluate", "report"}),
+        # temperature scaling: only the held-out LPs and what follows; MKL: only the evaluation
+        ("fusion_calibrate", {"fusion": {"calibrate": False}}, {"solve_awl", "evaluate", "report"}),
+        ("mkl_p", {"mkl": {"p": 1.5}}, {"evaluate", "report"}),
         # report: only the report
         ("report_videos", {"report": {"attention_videos": 2}}, {"report"}),
     ],
@@ -66,11 +69,15 @@ def test_one_setting_reruns_its_stage_and_what_follows(done, name, overrides, ex
 
 
 def test_job_counts_of_partial_reruns(done):
-    """CLN settings rerun the CLN's AWL job only; the streams' AWL job (source=stream) stays."""
+    """CLN settings rerun the CLNs' AWL jobs only; the streams' AWL jobs (stream, stream_heldout) stay."""
     counts, _ = plan_with(done, "cln_rounds", {"cln": {"rounds": 2}})
-    assert counts["train_cln"] == 1 and counts["solve_awl"] == 1
+    assert counts["train_cln"] == 2 and counts["solve_awl"] == 2  # the paper CLN and ours
+    counts, _ = plan_with(done, "cln_patience", {"cln": {"heldout": {"patience": 3}}})
+    assert counts["train_cln"] == 1 and counts["solve_awl"] == 1  # ours only: the paper CLN does not read it
     counts, _ = plan_with(done, "awl_lambda", {"awl": {"lambda_": 0.01}})
-    assert counts["solve_awl"] == 2
+    assert counts["solve_awl"] == 4
+    counts, _ = plan_with(done, "fusion_calibrate", {"fusion": {"calibrate": False}})
+    assert counts["solve_awl"] == 2  # the held-out LPs only: the paper's do not read it
     counts, _ = plan_with(done, "stream_lr", {"stream": {"lr": 0.02}})
     assert counts["train_stream"] == N_STREAMS and counts["dump_features"] == N_STREAMS
 

@@ -75,7 +75,10 @@ def test_metrics_and_report(out: Path) -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["metric"] == "accuracy" and metrics["splits"] == [1]
     for row in ("Frame + STA", "Optical flow + STA", "Two-stream + STA + Late", "Two-stream + STA + Early",
-                "Two-stream + STA + CLN", "Two-stream + STA + AWL", "Two-stream + STA + CLN + AWL"):
+                "Two-stream + STA + MKL", "Two-stream + STA + CLN", "Two-stream + STA + AWL",
+                "Two-stream + STA + CLN + AWL", "Two-stream + STA + Late [calibrated]",
+                "Two-stream + STA + MKL [held-out]", "Two-stream + STA + AWL [held-out]",
+                "Two-stream + STA + CLN [held-out]", "Two-stream + STA + CLN + AWL [held-out]"):
         value = metrics["rows"][row]
         assert 0.0 <= value["mean"] <= 1.0 and value["splits"]["1"] == value["mean"]
     # attention measured against the synthetic boxes, for each stream with an attention component
@@ -87,10 +90,40 @@ def test_metrics_and_report(out: Path) -> None:
         assert 0 <= entry["temporal_mass"] <= 1 and 0 < entry["temporal_mass_uniform"] <= 1
     report = (out / "report" / "report.md").read_text()
     assert "Table VI" in report and "Table VIII" in report and "| rgb_both |" in report
+    assert "held-out groups" in report and "Diagnostics" in report and "reliability.png" in report
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert len(figures) >= 3
     for name in figures:
         assert (out / "report" / name).stat().st_size > 1000
+
+
+def test_no_test_video_fits_anything(out: Path) -> None:
+    """Each fitted stage records the videos it fitted; per the manifest none is a test video of its split."""
+    import torch
+
+    manifest = read_manifest(out / "manifest.csv")
+    test = set(manifest.loc[manifest["split1"] == "test", "video_id"])
+    train = set(manifest.loc[manifest["split1"] == "train", "video_id"])
+    fitted: dict[str, list[str]] = {}
+    stream_fit: set[str] = set()
+    for checkpoint in sorted((out / "streams" / "split1").glob("*.pt")):
+        fitted[f"stream {checkpoint.stem}"] = ids = torch.load(checkpoint, weights_only=True)["meta"]["fit_videos"]
+        stream_fit |= set(ids)
+    for variant in ("paper", "heldout"):
+        cln = torch.load(out / "cln" / "split1" / variant / "cln.pt", weights_only=True)
+        fitted[f"CLN {variant}"] = cln["fit_videos"] + cln["validation_videos"]
+    for record in sorted((out / "awl" / "split1").glob("*/fit.json")):  # the LPs and their temperatures
+        fitted[f"AWL {record.parent.name}"] = json.loads(record.read_text())["fitted_on"]
+    for name, ids in json.loads((out / "evaluation" / "fitted_on.json").read_text())["1"].items():
+        fitted[name] = ids  # early fusion's SVM, MKL
+    assert len(fitted) == 2 + 2 + 4 + 3, sorted(fitted)
+    for name, ids in fitted.items():
+        assert ids and set(ids) <= train and not set(ids) & test, name
+    # the held-out fits read only videos no stream fitted; the held-out CLN stopped on them (then refitted)
+    held = set(fitted["AWL stream_heldout"])
+    assert held == set(fitted["MKL [held-out]"]) and not held & stream_fit
+    cln = torch.load(out / "cln" / "split1" / "heldout" / "cln.pt", weights_only=True)
+    assert set(cln["validation_videos"]) == held and set(cln["fit_videos"]) == stream_fit | held
 
 
 def test_nothing_left_to_do_and_html_report(tiny_workflow: Path) -> None:

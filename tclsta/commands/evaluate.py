@@ -1,10 +1,12 @@
 """Evaluate every ablation row of the paper's Tables VI–VIII on the test videos.
 
-Reads the feature caches of every configured split × stream × attention, the CLN scores
-and the AWL weights below the output folder; computes accuracy (UCF101, HMDB51, UCF50,
-synthetic) or mAP (THUMOS14) per split and their mean, trains the early-fusion SVM, and
-writes <output_dir>/metrics.json (rows named as the paper's tables, e.g.
-"Two-stream + STA + CLN + AWL") and <output_dir>/evaluation/predictions.csv.
+Reads the manifest, the feature caches of every configured split × stream × attention, the
+CLN scores and the AWL weights below the output folder; computes accuracy (UCF101, HMDB51,
+UCF50, synthetic) or mAP (THUMOS14) per split and their mean, trains the early-fusion SVM and
+the MKL fusion, and writes <output_dir>/metrics.json (rows named as the paper's tables, e.g.
+"Two-stream + STA + CLN + AWL", ours tagged "[held-out]"; calibration and fit-vs-test
+diagnostics), <output_dir>/evaluation/predictions.csv and fitted_on.json (the videos the SVM
+and MKL were fitted on).
 """
 
 from __future__ import annotations

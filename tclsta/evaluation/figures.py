@@ -1,4 +1,4 @@
-"""Report figures (matplotlib, Agg backend): confusion matrix (Fig. 5), attention (Fig. 7), fusion weights."""
+"""Report figures (matplotlib, Agg backend): confusion matrix (Fig. 5), attention (Fig. 7), fusion weights, reliability."""
 
 from __future__ import annotations
 
@@ -62,6 +62,35 @@ def weights_figure(path: str | Path, class_names: Sequence[str], weights: dict[s
     ax.set_xlabel("class")
     ax.legend(fontsize=8)
     ax.set_title("AWL fusion weights per class (one LP per class)")
+    _save(fig, path)
+
+
+def reliability_figure(path: str | Path, streams: dict[str, dict]) -> None:
+    """Reliability diagram of each stream's test scores: accuracy against confidence per bin, raw and scaled.
+
+    ``streams``: the ``diagnostics.streams`` entries of ``metrics.json`` (an empty figure when there are none).
+    """
+    fig, axes = plt.subplots(1, max(len(streams), 1), figsize=(4 * max(len(streams), 1), 4), squeeze=False)
+    for ax, (stream, entry) in zip(axes[0], streams.items()):
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfectly calibrated")
+        for kind, style in (("raw", "-o"), ("scaled", "-s")):
+            bins = entry["reliability"].get(kind)
+            if bins is None:
+                continue
+            conf, acc = np.asarray(bins["confidence"], float), np.asarray(bins["accuracy"], float)
+            keep = np.asarray(bins["count"]) > 0
+            label = kind if kind == "raw" else f"scaled (T = {entry['temperature']:.2f})"
+            ax.plot(conf[keep], acc[keep], style, ms=4, label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (top class probability)")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"{stream}: test videos")
+        ax.legend(fontsize=7)
+    if not streams:
+        axes[0, 0].text(0.5, 0.5, "no two-stream diagnostics in this run", ha="center", va="center")
+        axes[0, 0].axis("off")
+    fig.tight_layout()
     _save(fig, path)
 
 

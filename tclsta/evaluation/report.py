@@ -19,15 +19,17 @@ import yaml
 from tclsta.atomic import atomic_write_text
 from tclsta.errors import DatasetError
 from tclsta import paths
-from tclsta.evaluation.evaluate import ATTENTION_SUFFIX, FRAME_HEAD_ONLY, FUSION_METHODS, two_stream_name
-from tclsta.evaluation.figures import attention_figure, confusion_figure, weights_figure
+from tclsta.evaluation.evaluate import ATTENTION_SUFFIX, FRAME_HEAD_ONLY, HELDOUT_METHODS, PAPER_METHODS, two_stream_name
+from tclsta.evaluation.figures import attention_figure, confusion_figure, reliability_figure, weights_figure
 from tclsta.evaluation.metrics import confusion_matrix
 from tclsta.features.cache import FeatureCache, read_feature_cache
 from tclsta.fusion.awl import read_weights
+from tclsta.fusion.solve import SOURCES, fit_record_path, read_fit_record
 
 log = logging.getLogger(__name__)
 
-FIGURES = {"confusion": "confusion.png", "attention": "attention.png", "weights": "fusion_weights.png"}
+FIGURES = {"confusion": "confusion.png", "attention": "attention.png", "weights": "fusion_weights.png",
+           "reliability": "reliability.png"}
 
 
 def read_metrics(path: str | Path) -> dict[str, Any]:
@@ -51,22 +53,25 @@ def markdown_table(rows: dict[str, Any], names: list[str], splits: list[int], me
 
 
 def table_rows(names: list[str], cln_attention: str) -> dict[str, list[str]]:
-    """Which rows go into the paper's Tables VI, VII and VIII."""
-    fusion = {two_stream_name(cln_attention, m) for m in FUSION_METHODS}
-    base = two_stream_name(cln_attention)
+    """Which rows go into the paper's Tables VI, VII and VIII, and into ours (fitted on held-out groups)."""
+    def row(method: str) -> str:
+        return two_stream_name(cln_attention, method)
+
+    fusion = {row(m) for m in (*PAPER_METHODS, *HELDOUT_METHODS)}
     return {
         "Table VI — attention ablation (two-stream = mean of softmax scores; \"(frame head only)\": the "
         "control scored by the frame head alone, as the stream without attention is)":
             [n for n in names if n not in fusion],
         "Table VII — static-motion collaborative model":
-            [base] + [two_stream_name(cln_attention, m) for m in ("CLN", "AWL", "CLN + AWL")],
-        "Table VIII — fusion methods":
-            [two_stream_name(cln_attention, m) for m in ("Late", "Early", "AWL")],
+            [two_stream_name(cln_attention)] + [row(m) for m in ("CLN", "AWL", "CLN + AWL")],
+        "Table VIII — fusion methods": [row(m) for m in ("Late", "Early", "MKL", "AWL")],
+        "Ours — fusion fitted on the streams' held-out groups (fusion.heldout), scores temperature-scaled "
+        "(fusion.calibrate)": [row(m) for m in ("Late", "Early", *HELDOUT_METHODS)],
     }
 
 
 def orderings(rows: dict[str, Any], cln_attention: str) -> list[str]:
-    """The paper's claimed orderings, each stated as holding or not on this run (mean values)."""
+    """The paper's claimed orderings and our targets, each stated as holding or not on this run (mean values)."""
     def mean(name: str) -> float | None:
         return rows[name]["mean"] if name in rows else None
 
@@ -75,18 +80,35 @@ def orderings(rows: dict[str, Any], cln_attention: str) -> list[str]:
         none = mean(stream)
         for sta in (f"{stream} + STA", f"{stream} + STA{FRAME_HEAD_ONLY}"):
             if none is not None and mean(sta) is not None:
-                checks.append((f"{sta} > {stream}", mean(sta), none))
+                checks.append((f"{sta} > {stream}", mean(sta), none, ">"))
     sfx = ATTENTION_SUFFIX[cln_attention]
     two = mean(f"Two-stream{sfx}")
-    for single in ("Frame", "Optical flow"):
-        if two is not None and mean(f"{single}{sfx}") is not None:
-            checks.append((f"Two-stream{sfx} > {single}{sfx}", two, mean(f"{single}{sfx}")))
+    singles = [f"{single}{sfx}" for single in ("Frame", "Optical flow") if mean(f"{single}{sfx}") is not None]
+    for single in singles:
+        if two is not None:
+            checks.append((f"Two-stream{sfx} > {single}", two, mean(single), ">"))
     late = mean(two_stream_name(cln_attention, "Late"))
-    for method in ("Early", "CLN", "AWL", "CLN + AWL"):
+    for method in ("Early", "MKL", "CLN", "AWL", "CLN + AWL", *HELDOUT_METHODS):
         value = mean(two_stream_name(cln_attention, method))
         if late is not None and value is not None:
-            checks.append((f"{two_stream_name(cln_attention, method)} > Late", value, late))
-    return [f"- {claim}: {'holds' if a > b else 'does not hold'} ({a:.3f} vs {b:.3f})" for claim, a, b in checks]
+            checks.append((f"{two_stream_name(cln_attention, method)} ≥ Late", value, late, "≥"))
+    for method in ("CLN + AWL", "CLN + AWL [held-out]"):
+        value = mean(two_stream_name(cln_attention, method))
+        for single in singles:
+            if value is not None:
+                checks.append((f"{two_stream_name(cln_attention, method)} ≥ {single}", value, mean(single), "≥"))
+    early = mean(two_stream_name(cln_attention, "Early"))
+    baselines = ("Late [calibrated]", "MKL [held-out]")
+    tclsta = {n: mean(n) for m in ("CLN", "AWL", "CLN + AWL", *HELDOUT_METHODS)
+              if m not in baselines and mean(n := two_stream_name(cln_attention, m)) is not None}
+    if early is not None and tclsta:
+        best = max(tclsta, key=tclsta.get)
+        checks.append((f"best TCLSTA row ({best}) within 0.05 of Early or above", tclsta[best], early - 0.05, "≥"))
+    lines = []
+    for claim, a, b, relation in checks:
+        holds = a > b if relation == ">" else a >= b - 1e-12
+        lines.append(f"- {claim}: {'holds' if holds else 'does not hold'} ({a:.3f} vs {b:.3f})")
+    return lines
 
 
 def chance_section(predictions: pd.DataFrame, num_classes: int) -> list[str]:
@@ -105,6 +127,41 @@ def chance_section(predictions: pd.DataFrame, num_classes: int) -> list[str]:
         p = binomtest(correct, len(rows), chance, alternative="greater").pvalue
         lines.append(f"| {method} | {accuracy:.3f} ({correct}/{len(rows)}) | {accuracy - chance:+.3f} "
                      f"({accuracy / chance:.1f}× chance) | {p:.2g} |")
+    return lines
+
+
+def diagnostics_section(diagnostics: dict[str, Any], split: str) -> list[str]:
+    """Markdown: calibration of each stream, the CLN's fit vs test accuracy, AWL's per-class choices."""
+    lines = [f"Split {split}. Roles: *train* = training videos the streams fitted, *holdout* = the streams' held-out "
+             "groups (never fitted; they only lowered the learning rate), *test* = test videos. NLL: mean negative "
+             "log-likelihood; ECE: expected calibration error over 10 confidence bins; scaled: after temperature "
+             "scaling fitted on the held-out videos.", "",
+             "| Stream | train acc / NLL / ECE | holdout acc / NLL / ECE | test acc / NLL / ECE | T | test NLL / ECE scaled |",
+             "|---|---|---|---|---|---|"]
+
+    def cell(entry: dict[str, Any] | None) -> str:
+        return "–" if entry is None else f"{entry['accuracy']:.3f} / {entry['nll']:.3f} / {entry['ece']:.3f}"
+
+    for stream, entry in diagnostics["streams"].items():
+        scaled = entry.get("test_scaled")
+        scaled_cell = "–" if scaled is None else f"{scaled['nll']:.3f} / {scaled['ece']:.3f}"
+        temperature = f"{entry['temperature']:.3g}" if "temperature" in entry else "–"
+        lines.append(f"| {stream} | {cell(entry.get('train'))} | {cell(entry.get('holdout'))} | "
+                     f"{cell(entry.get('test'))} | {temperature} | {scaled_cell} |")
+    lines += ["", f"![reliability diagram]({FIGURES['reliability']})", "",
+              "The CLN's accuracy on the videos it fitted and on the test videos:", "",
+              "| CLN | " + " | ".join(("train", "holdout", "test")) + " |", "|---|---|---|---|"]
+    for variant, accuracy in diagnostics["cln"].items():
+        lines.append(f"| {variant} | " + " | ".join(f"{accuracy[r]:.3f}" if r in accuracy else "–"
+                                                   for r in ("train", "holdout", "test")) + " |")
+    for source, classes in diagnostics["awl"].items():
+        streams = list(classes[0]["test_accuracy"]) if classes else []
+        lines += ["", f"AWL ({source} scores): the stream each class's LP chose, against each stream's test "
+                  "accuracy on that class.", "", "| Class | chosen | " + " | ".join(f"{s} test acc" for s in streams)
+                  + " |", "|---|---|" + "---|" * len(streams)]
+        for row in classes:
+            lines.append(f"| {row['class']} | {row['chosen']} | " + " | ".join(
+                "–" if row["test_accuracy"][s] is None else f"{row['test_accuracy'][s]:.2f}" for s in streams) + " |")
     return lines
 
 
@@ -159,21 +216,23 @@ def attention_metrics_table(section: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def weights_section(weights: dict[str, np.ndarray], class_names: list[str], epsilon: float) -> str:
-    """Markdown: how many classes sit at a vertex, and the weights per class."""
+def weights_section(weights: dict[str, tuple[np.ndarray, list[str]]], class_names: list[str],
+                    epsilons: dict[str, float]) -> str:
+    """Markdown: how many classes sit at a vertex, which stream each source prefers, and the weights per class."""
     lines = []
-    for source, w in weights.items():
-        vertex = np.isclose(w.max(axis=1), 1 - epsilon, atol=1e-6)
-        lines.append(f"- {source} scores: {int(vertex.sum())} of {len(w)} classes at a vertex "
-                     f"(all weight but ε = {epsilon:g} on one stream); static stream preferred for "
-                     f"{int(np.sum(w[:, 0] > w[:, 1]))} classes, motion for {int(np.sum(w[:, 1] > w[:, 0]))}.")
+    for source, (w, streams) in weights.items():
+        epsilon = epsilons[source]
+        vertex = np.isclose(w.max(axis=1), 1 - (len(streams) - 1) * epsilon, atol=1e-6)
+        preferred = ", ".join(f"{s} for {int(np.sum(w.argmax(axis=1) == k))}" for k, s in enumerate(streams))
+        lines.append(f"- {source} scores (ε = {epsilon:g}): {int(vertex.sum())} of {len(w)} classes at a vertex "
+                     f"(all weight but the floor on one stream); preferred stream: {preferred} classes.")
     if len(class_names) <= 60:
         sources = list(weights)
-        lines += ["", "| Class | " + " | ".join(f"{s}: w_static / w_motion" for s in sources) + " |",
-                  "|---|" + "---|" * len(sources)]
+        lines += ["", "| Class | " + " | ".join(f"{s}: " + " / ".join(f"w_{t}" for t in weights[s][1])
+                                                for s in sources) + " |", "|---|" + "---|" * len(sources)]
         for j, name in enumerate(class_names):
             lines.append(f"| {name} | " + " | ".join(
-                f"{weights[s][j, 0]:.3f} / {weights[s][j, 1]:.3f}" for s in sources) + " |")
+                " / ".join(f"{v:.3f}" for v in weights[s][0][j]) for s in sources) + " |")
     return "\n".join(lines)
 
 
@@ -199,8 +258,12 @@ def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str 
 
     split = splits[0]
     weights = {source: read_weights(paths.awl_weights(out, split, source), class_names)
-               for source in ("stream", "cln") if paths.awl_weights(out, split, source).is_file()}
-    weights_figure(report_dir / FIGURES["weights"], class_names, weights)
+               for source in SOURCES if paths.awl_weights(out, split, source).is_file()}
+    epsilons = {source: read_fit_record(fit_record_path(paths.awl_weights(out, split, source))).epsilon
+                for source in weights}
+    weights_figure(report_dir / FIGURES["weights"], class_names, {s: w for s, (w, _) in weights.items()})
+    diagnostics = metrics.get("diagnostics", {}).get(str(split))
+    reliability_figure(report_dir / FIGURES["reliability"], diagnostics["streams"] if diagnostics else {})
 
     cache, cache_path = attention_cache(out, config)
     videos = pick_videos(cache, config["report"]["attention_videos"]) or [0]
@@ -213,7 +276,7 @@ def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str 
     for title, rows in table_rows(names, cln_attention).items():
         sections += [f"## {title}", "", markdown_table(metrics["rows"], rows, splits, metric), ""]
     sections += ["## Each stream against chance", "", *chance_section(predictions, len(class_names)), "",
-                 "## The paper's orderings on this run", "", *orderings(metrics["rows"], cln_attention), "",
+                 "## The paper's orderings and our targets on this run", "", *orderings(metrics["rows"], cln_attention), "",
                  f"## Other measure: {metrics['secondary']['metric']}", "",
                  markdown_table(metrics["secondary"]["rows"], names, splits, metrics["secondary"]["metric"]), "",
                  f"## Confusion matrix (Fig. 5) — {final}", "", f"![confusion matrix]({FIGURES['confusion']})", "",
@@ -221,9 +284,12 @@ def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str 
                  "Each class's weights solve a linear programme whose optimum lies at a vertex of the "
                  "simplex: all weight (but the floor ε) goes to the stream with the larger objective, "
                  "unless the two objectives tie.", "",
-                 weights_section(weights, class_names, config["awl"]["epsilon"]), "",
-                 f"![fusion weights]({FIGURES['weights']})", "",
-                 "## Spatial-temporal attention (Fig. 7)", "",
+                 weights_section(weights, class_names, epsilons), "",
+                 f"![fusion weights]({FIGURES['weights']})", ""]
+    if diagnostics:
+        sections += ["## Diagnostics: calibration, fit vs test, AWL's choices", "",
+                     *diagnostics_section(diagnostics, str(split)), ""]
+    sections += ["## Spatial-temporal attention (Fig. 7)", "",
                  f"From `{cache_path.relative_to(out) if cache_path.is_relative_to(out) else cache_path}`: "
                  "heatmaps of the spatial attention m̃ over the RGB frames "
                  f"({'present' if cache.spatial_maps is not None else 'absent in this cache: frames only'}), "

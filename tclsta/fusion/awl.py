@@ -23,9 +23,6 @@ from scipy.optimize import linprog
 from tclsta.atomic import atomic_path
 from tclsta.errors import DatasetError, TclstaError
 
-WEIGHT_COLUMNS = ("class_name", "w_static", "w_motion")
-
-
 def class_objective(scores: np.ndarray, labels: np.ndarray, j: int, lam: float) -> np.ndarray:
     """The coefficient vector ``c_j`` of Eq. 13: ``scores [V, S, C]`` (S streams), ``labels [V]`` → ``[S]``."""
     column = scores[:, :, j]
@@ -66,27 +63,38 @@ def predict(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return fuse(scores, weights).argmax(axis=1)
 
 
-def write_weights(path: str | Path, class_names: Sequence[str], weights: np.ndarray) -> None:
-    """Write ``weights [C, 2]`` as CSV (class_name, w_static, w_motion), atomically."""
-    if weights.shape != (len(class_names), 2):
-        raise ValueError(f"weights shape {weights.shape} does not match {len(class_names)} classes × 2 streams")
+def weight_columns(streams: Sequence[str]) -> list[str]:
+    """Column names of a weights CSV: ``w_static``, ``w_motion`` (and ``w_fused`` for a CLN with a fused head)."""
+    return [f"w_{stream}" for stream in streams]
+
+
+def write_weights(path: str | Path, class_names: Sequence[str], weights: np.ndarray,
+                  streams: Sequence[str] = ("static", "motion")) -> None:
+    """Write ``weights [C, S]`` as CSV (class_name, w_<stream>…), atomically."""
+    if weights.shape != (len(class_names), len(streams)):
+        raise ValueError(f"weights shape {weights.shape} does not match {len(class_names)} classes × "
+                         f"{len(streams)} streams")
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(WEIGHT_COLUMNS)
-        for name, (w_static, w_motion) in zip(class_names, weights):
-            writer.writerow([name, f"{w_static:.9g}", f"{w_motion:.9g}"])
+        writer.writerow(["class_name", *weight_columns(streams)])
+        for name, row in zip(class_names, weights):
+            writer.writerow([name, *(f"{w:.9g}" for w in row)])
 
 
-def read_weights(path: str | Path, class_names: Sequence[str]) -> np.ndarray:
-    """Read a weights CSV; checks that it lists exactly ``class_names`` in order. Returns ``[C, 2]``."""
+def read_weights(path: str | Path, class_names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Read a weights CSV; checks that it lists exactly ``class_names`` in order. Returns ``[C, S]`` and the streams."""
     path = Path(path)
     try:
         with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            streams = [c[2:] for c in reader.fieldnames or [] if c.startswith("w_")]
         names = [row["class_name"] for row in rows]
-        weights = np.array([[float(row["w_static"]), float(row["w_motion"])] for row in rows])
-    except (OSError, KeyError, ValueError) as err:
+        weights = np.array([[float(row[f"w_{s}"]) for s in streams] for row in rows])
+    except (OSError, KeyError, ValueError, TypeError) as err:
         raise DatasetError(f"{path}: not a readable AWL weights CSV ({err})") from err
+    if len(streams) < 2:
+        raise DatasetError(f"{path}: not an AWL weights CSV (needs w_<stream> columns)")
     if names != list(class_names):
         raise DatasetError(f"{path}: classes {names[:3]}… do not match the scores' classes {list(class_names)[:3]}…")
-    return weights
+    return weights, streams

@@ -11,13 +11,19 @@ Training alternates (``cln.alternate``): a step (or an epoch) updates the motion
 the static side frozen, the next one the static side with the motion side frozen — the
 motion side first, as in Algorithm 1 the static feature guides the motion feature first.
 Each side has its own Adam optimiser, so a frozen side's parameters and optimiser state do
-not change. The loss is the sum of the two heads' cross-entropies.
+not change. The loss is the sum of the heads' cross-entropies.
+
+Two variants (``--variant``): ``paper`` fits every training video for ``cln.epochs`` epochs;
+``heldout`` (ours) fits only the videos the streams fitted, stops early on the streams'
+held-out groups (:mod:`tclsta.fusion.roles`), may add a fused head over ``[O^s; O^m]`` and
+refit on every training video for the number of epochs so chosen.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +34,10 @@ from tqdm import tqdm
 
 from tclsta.atomic import atomic_path
 from tclsta.device import resolve_device
-from tclsta.errors import DatasetError
+from tclsta.data.manifest import read_manifest
+from tclsta.errors import ConfigError, DatasetError
 from tclsta.features.cache import FeatureCache, read_feature_cache
+from tclsta.fusion.roles import ROLES, heldout_score_set
 from tclsta.fusion.scores import ScoreSet, paired_order, write_score_set
 from tclsta.models.cln import SIDES, CollaborativeLearningNetwork
 
@@ -80,27 +88,17 @@ def pair_frames(static: FeatureCache, motion: FeatureCache, order: np.ndarray) -
                         torch.as_tensor(np.asarray(static.labels), dtype=torch.long))
 
 
-def rms(frames: torch.Tensor, mask: torch.Tensor) -> float:
-    """Root-mean-square of the valid frames' features (the per-stream input scale)."""
-    valid = frames[mask]
-    return float(valid.pow(2).mean().sqrt().clamp_min(1e-8))
+def input_scale(frames: torch.Tensor, mask: torch.Tensor, standardise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(shift, scale)`` a stream's frames are mapped by, ``(v − shift) / scale``, from the valid training frames.
 
-
-def assign_roles(splits: list[str], labels: np.ndarray, holdout_fraction: float, seed: int) -> list[str]:
-    """Roles ``train``/``holdout``/``test``: a stratified ``holdout_fraction`` of each class's training videos.
-
-    A class keeps at least one training video; ``holdout_fraction = 0`` holds nothing out.
+    The paper's CLN: no shift, one scale, the root-mean-square of the features. ``standardise``
+    (the held-out CLN's ``cln.heldout.standardise``): per feature dimension, mean and standard
+    deviation, as the early-fusion SVM standardises its inputs.
     """
-    roles = list(splits)
-    if holdout_fraction <= 0:
-        return roles
-    rng = np.random.default_rng(seed)
-    for label in np.unique(labels):
-        members = [i for i, (s, y) in enumerate(zip(splits, labels)) if s == "train" and y == label]
-        count = min(int(round(holdout_fraction * len(members))), len(members) - 1)
-        for i in rng.permutation(members)[:count]:
-            roles[int(i)] = "holdout"
-    return roles
+    valid = frames[mask]
+    if standardise:
+        return valid.mean(dim=0), valid.std(dim=0).clamp_min(1e-6)
+    return torch.zeros(()), valid.pow(2).mean().sqrt().clamp_min(1e-8)
 
 
 def set_trainable(model: CollaborativeLearningNetwork, side: str) -> None:
@@ -117,41 +115,103 @@ def side_for(step: int, epoch: int, alternate: str) -> str:
 
 def make_optimisers(model: CollaborativeLearningNetwork, lr: float, weight_decay: float
                     ) -> dict[str, torch.optim.Optimizer]:
-    """One Adam optimiser per side."""
-    return {side: torch.optim.Adam(model.side_parameters(side), lr=lr, weight_decay=weight_decay) for side in SIDES}
+    """One Adam optimiser per side, and one for the fused head when the model has it."""
+    groups = {side: model.side_parameters(side) for side in SIDES}
+    if model.fused_head is not None:
+        groups["fused"] = list(model.fused_head.parameters())
+    return {name: torch.optim.Adam(params, lr=lr, weight_decay=weight_decay) for name, params in groups.items()}
+
+
+def heads_loss(model: CollaborativeLearningNetwork, vs: torch.Tensor, vm: torch.Tensor, mask: torch.Tensor,
+               labels: torch.Tensor) -> torch.Tensor:
+    """The sum of every head's cross-entropy (static, motion and, if built, fused)."""
+    return sum(F.cross_entropy(logits, labels) for logits in model.head_logits(vs, vm, mask).values())
 
 
 def training_step(model: CollaborativeLearningNetwork, optimiser: torch.optim.Optimizer, side: str,
-                  vs: torch.Tensor, vm: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> float:
-    """One update of ``side`` with the other side frozen; returns the summed cross-entropy."""
+                  vs: torch.Tensor, vm: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor,
+                  fused_optimiser: torch.optim.Optimizer | None = None) -> float:
+    """One update of ``side`` (and of the fused head, if any) with the other side frozen; returns the loss."""
     set_trainable(model, side)
-    optimiser.zero_grad(set_to_none=True)
-    static_logits, motion_logits = model(vs, vm, mask)
-    loss = F.cross_entropy(static_logits, labels) + F.cross_entropy(motion_logits, labels)
+    model.zero_grad(set_to_none=True)
+    loss = heads_loss(model, vs, vm, mask, labels)
     loss.backward()
     optimiser.step()
+    if fused_optimiser is not None:
+        fused_optimiser.step()
     return float(loss.detach())
 
 
+@dataclass
+class History:
+    """Per-epoch mean training loss, held-out loss (early stopping only) and the epoch kept (1-based)."""
+
+    loss: list[float] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+
+
+def prediction_log_probabilities(logits: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Log-probabilities of the CLN's prediction: the fused head if it has one, else the mean of its heads' softmaxes."""
+    if "fused" in logits:
+        return torch.log_softmax(logits["fused"], dim=1)
+    return torch.log(torch.stack([torch.softmax(v, dim=1) for v in logits.values()]).mean(dim=0))
+
+
+@torch.no_grad()
+def mean_loss(model: CollaborativeLearningNetwork, data: PairedFrames, index: np.ndarray, batch_size: int,
+              device: torch.device) -> float:
+    """The cross-entropy of the CLN's prediction averaged over the videos ``index`` (evaluation mode)."""
+    model.eval()
+    total = 0.0
+    for batch in torch.as_tensor(index).split(batch_size):
+        logits = model.head_logits(data.static[batch].to(device), data.motion[batch].to(device),
+                                   data.mask[batch].to(device))
+        total += float(F.nll_loss(prediction_log_probabilities(logits), data.labels[batch].to(device),
+                                  reduction="sum"))
+    model.train()
+    return total / len(index)
+
+
 def train(model: CollaborativeLearningNetwork, data: PairedFrames, train_index: np.ndarray, *, epochs: int,
-          batch_size: int, lr: float, weight_decay: float, alternate: str, seed: int,
-          device: torch.device) -> list[float]:
-    """Alternating training on the videos ``train_index``; returns the mean loss of each epoch."""
+          batch_size: int, lr: float, weight_decay: float, alternate: str, seed: int, device: torch.device,
+          validation_index: np.ndarray | None = None, patience: int = 0) -> History:
+    """Alternating training on the videos ``train_index``.
+
+    Without ``validation_index`` it runs ``epochs`` epochs (the paper). With it, the held-out
+    loss is measured after every epoch; training stops after ``patience`` epochs without a
+    new best, and the model keeps the parameters of the best epoch (early stopping).
+    """
     generator = torch.Generator().manual_seed(seed)
     optimisers = make_optimisers(model, lr, weight_decay)
     model.to(device).train()
-    history, step = [], 0
+    history, step, best, waited = History(), 0, None, 0
     for epoch in (bar := tqdm(range(epochs), desc="train-cln", unit="epoch", leave=False)):
         losses = []
         for batch in torch.as_tensor(train_index)[torch.randperm(len(train_index), generator=generator)].split(batch_size):
             side = side_for(step, epoch, alternate)
             losses.append(training_step(model, optimisers[side], side, data.static[batch].to(device),
                                         data.motion[batch].to(device), data.mask[batch].to(device),
-                                        data.labels[batch].to(device)))
+                                        data.labels[batch].to(device), optimisers.get("fused")))
             step += 1
-        history.append(float(np.mean(losses)))
-        bar.set_postfix(loss=f"{history[-1]:.4f}")
-        log.debug("epoch %d: loss %.4f", epoch + 1, history[-1])
+        history.loss.append(float(np.mean(losses)))
+        bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
+        log.debug("epoch %d: loss %.4f", epoch + 1, history.loss[-1])
+        if validation_index is None:
+            continue
+        history.validation.append(mean_loss(model, data, validation_index, batch_size, device))
+        if best is None or history.validation[-1] < min(history.validation[:-1]):
+            best, waited, history.best_epoch = copy.deepcopy(model.state_dict()), 0, epoch + 1
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    if best is not None:
+        model.load_state_dict(best)
+        log.info("early stopping: kept epoch %d of %d (held-out loss %.4f)", history.best_epoch,
+                 len(history.loss), history.validation[history.best_epoch - 1])
+    else:
+        history.best_epoch = len(history.loss)
     for param in model.parameters():
         param.requires_grad_(True)
     return history
@@ -160,57 +220,108 @@ def train(model: CollaborativeLearningNetwork, data: PairedFrames, train_index: 
 @torch.no_grad()
 def predict_probabilities(model: CollaborativeLearningNetwork, data: PairedFrames, batch_size: int,
                           device: torch.device) -> dict[str, np.ndarray]:
-    """Softmax scores of the static and the motion head for every video, each ``[V, C]``."""
+    """Softmax scores of every head (``static``, ``motion``, ``fused`` if built) for every video, each ``[V, C]``."""
     model.to(device).eval()
-    outputs: dict[str, list[np.ndarray]] = {"static": [], "motion": []}
+    outputs: dict[str, list[np.ndarray]] = {}
     for batch in torch.arange(len(data.labels)).split(batch_size):
-        static_logits, motion_logits = model(data.static[batch].to(device), data.motion[batch].to(device),
-                                             data.mask[batch].to(device))
-        outputs["static"].append(torch.softmax(static_logits, 1).cpu().numpy())
-        outputs["motion"].append(torch.softmax(motion_logits, 1).cpu().numpy())
+        logits = model.head_logits(data.static[batch].to(device), data.motion[batch].to(device),
+                                   data.mask[batch].to(device))
+        for head, values in logits.items():
+            outputs.setdefault(head, []).append(torch.softmax(values, 1).cpu().numpy())
     return {k: np.concatenate(v) for k, v in outputs.items()}
 
 
+def cln_roles(static: FeatureCache, motion: FeatureCache, variant: str, manifest: str | Path | None,
+              path: str | Path) -> list[str]:
+    """What each video is to this CLN: ``train`` (fitted), ``holdout`` (early stopping only) or ``test``.
+
+    ``paper``: every training video is fitted (the paper). ``heldout``: the videos both
+    streams fitted are fitted; the streams' held-out groups only decide when to stop.
+    """
+    if variant == "paper":
+        return list(static.splits)
+    if manifest is None:
+        raise ConfigError("train-cln --variant heldout needs the manifest (--manifest) to find the held-out groups")
+    roles = heldout_score_set(static, motion, read_manifest(manifest), path).roles
+    if "holdout" not in roles:
+        raise DatasetError(f"{path}: the streams held out no training videos (stream.holdout_fraction = 0?); "
+                           "the held-out CLN needs them")
+    return roles
+
+
 def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_path: str | Path,
-                  scores_path: str | Path, config: dict[str, Any]) -> list[float]:
+                  scores_path: str | Path, config: dict[str, Any], *, variant: str = "paper",
+                  manifest: str | Path | None = None) -> History:
     """Train the CLN of one split from its two caches; write the checkpoint and the score file.
 
-    Uses ``config["cln"]``, ``config["awl"]`` (``scores: holdout`` holds out
-    ``holdout_fraction`` of the training videos), ``config["seed"]`` and ``config["device"]``.
-    Returns the per-epoch losses.
+    ``variant``: ``paper`` (two heads, every training video, ``cln.epochs`` epochs) or
+    ``heldout`` (ours: fitted on the videos the streams fitted, early-stopped on the streams'
+    held-out groups, then — ``cln.heldout.refit`` — refitted on every training video for the
+    epochs chosen, the held-out videos keeping the first model's scores; ``cln.heldout``
+    settings; needs ``manifest``). Uses ``config["cln"]``,
+    ``config["seed"]`` and ``config["device"]``. Returns the training history.
     """
-    cln, awl = config["cln"], config["awl"]
+    cln = config["cln"]
     static, motion = read_feature_cache(static_path), read_feature_cache(motion_path)
     order = paired_order(static, motion, static_path, motion_path)
     data = pair_frames(static, motion, order)
-    fraction = awl["holdout_fraction"] if awl["scores"] == "holdout" else 0.0
-    roles = assign_roles(static.splits, np.asarray(static.labels), fraction, config["seed"])
-    train_index = np.array([i for i, r in enumerate(roles) if r == "train"], dtype=np.int64)
+    roles = cln_roles(static, motion, variant, manifest, static_path)
+    index = {role: np.array([i for i, r in enumerate(roles) if r == role], dtype=np.int64) for role in ROLES}
+    train_index = index["train"]
     if len(train_index) == 0:
         raise DatasetError(f"{static_path}: no training videos in this split")
-    scales = {"static": rms(data.static[train_index], data.mask[train_index]),
-              "motion": rms(data.motion[train_index], data.mask[train_index])}
-    data.static /= scales["static"]
-    data.motion /= scales["motion"]
+    heldout = variant == "heldout"
+    standardise = heldout and cln["heldout"]["standardise"]
+    scales = {}
+    for side in SIDES:
+        frames = getattr(data, side)
+        shift, scale = input_scale(frames[train_index], data.mask[train_index], standardise)
+        setattr(data, side, (frames - shift) / scale)
+        scales[side] = {"shift": shift, "scale": scale}
 
-    torch.manual_seed(config["seed"])
     meta = {"static_dim": int(data.static.shape[2]), "motion_dim": int(data.motion.shape[2]),
-            "num_classes": len(static.class_names), "hidden_dim": cln["hidden_dim"], "rounds": cln["rounds"]}
-    model = CollaborativeLearningNetwork(**meta)
+            "num_classes": len(static.class_names), "hidden_dim": cln["hidden_dim"], "rounds": cln["rounds"],
+            "fused_head": heldout and cln["heldout"]["fused_head"]}
     device = resolve_device(config["device"])
-    log.info("training the CLN on %d videos (%d held out, %d test), %s alternation, %d epochs on %s",
-             len(train_index), roles.count("holdout"), roles.count("test"), cln["alternate"], cln["epochs"], device)
-    history = train(model, data, train_index, epochs=cln["epochs"], batch_size=cln["batch_size"], lr=cln["lr"],
-                    weight_decay=cln["weight_decay"], alternate=cln["alternate"], seed=config["seed"],
-                    device=device)
-    log.info("final training loss %.4f", history[-1])
-    probabilities = predict_probabilities(model, data, cln["batch_size"], device)
+    common = {"batch_size": cln["batch_size"], "lr": cln["lr"], "weight_decay": cln["weight_decay"],
+              "alternate": cln["alternate"], "seed": config["seed"], "device": device}
 
+    def fresh() -> CollaborativeLearningNetwork:
+        torch.manual_seed(config["seed"])
+        return CollaborativeLearningNetwork(**meta)
+
+    model = fresh()
+    epochs = cln["heldout"]["max_epochs"] if heldout else cln["epochs"]
+    log.info("training the %s CLN on %d videos (%d held out, %d test), %s alternation, %s%d epochs on %s", variant,
+             len(train_index), len(index["holdout"]), len(index["test"]), cln["alternate"],
+             "at most " if heldout else "", epochs, device)
+    history = train(model, data, train_index, epochs=epochs, validation_index=index["holdout"] if heldout else None,
+                    patience=cln["heldout"]["patience"], **common)
+    log.info("final training loss %.4f", history.loss[-1])
+    probabilities = predict_probabilities(model, data, cln["batch_size"], device)
+    fitted = train_index
+    if heldout and cln["heldout"]["refit"]:
+        # the chosen number of epochs again on every training video; the held-out videos keep the scores
+        # of the model that did not fit them (those are what the LP of CLN + AWL [held-out] reads)
+        fitted = np.sort(np.concatenate([train_index, index["holdout"]]))
+        log.info("refitting on %d videos for the %d epochs chosen", len(fitted), history.best_epoch)
+        model = fresh()
+        train(model, data, fitted, epochs=history.best_epoch, **common)
+        refit = predict_probabilities(model, data, cln["batch_size"], device)
+        for head, values in refit.items():
+            values[index["holdout"]] = probabilities[head][index["holdout"]]
+        probabilities = refit
+
+    ids = list(static.video_ids)
     checkpoint = {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta,
-                  "input_scale": scales, "class_names": list(static.class_names), "loss_history": history,
-                  "static_cache": str(static_path), "motion_cache": str(motion_path)}
+                  "input_scale": scales, "class_names": list(static.class_names), "variant": variant,
+                  "loss_history": history.loss, "validation_history": history.validation,
+                  "best_epoch": history.best_epoch, "static_cache": str(static_path), "motion_cache": str(motion_path),
+                  # what the CLN fitted on, and what it only stopped on (the leakage test reads both)
+                  "fit_videos": [ids[i] for i in fitted], "refit": bool(len(fitted) > len(train_index)),
+                  "validation_videos": [ids[i] for i in index["holdout"]] if heldout else []}
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)
-    write_score_set(scores_path, ScoreSet(video_ids=list(static.video_ids), labels=np.asarray(static.labels),
+    write_score_set(scores_path, ScoreSet(video_ids=ids, labels=np.asarray(static.labels),
                                           roles=roles, scores=probabilities, class_names=list(static.class_names)))
     return history

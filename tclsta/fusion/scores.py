@@ -2,13 +2,14 @@
 
 A *score set* holds, for every video of one split, its label, its role (``train``,
 ``holdout`` or ``test``) and one softmax score matrix per stream. It is what the CLN
-writes (``{OUT}/cln/split{s}/scores.h5``) and what AWL, the baselines and the
+writes (``{OUT}/cln/split{s}/{variant}/scores.h5``) and what AWL, the baselines and the
 evaluation read; :func:`stream_score_set` builds the same thing from two feature caches.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,27 +71,27 @@ class ScoreSet:
     video_ids: list[str]
     labels: np.ndarray
     roles: list[str]
-    scores: dict[str, np.ndarray]  # "static", "motion" -> [V, C]
+    scores: dict[str, np.ndarray]  # "static", "motion" (and the CLN's "fused" head, if it has one) -> [V, C]
     class_names: list[str]
 
     def subset(self, role: str) -> np.ndarray:
         """Indices of the videos with this role (``train`` / ``holdout`` / ``test``)."""
         return np.array([i for i, r in enumerate(self.roles) if r == role], dtype=np.int64)
 
-    def stacked(self, index: np.ndarray | None = None) -> np.ndarray:
-        """Scores as ``[V, 2, C]`` (static, motion), the S_i of Eq. 11–14."""
-        stack = np.stack([self.scores[s] for s in STREAMS], axis=1)
+    def stacked(self, index: np.ndarray | None = None, streams: Sequence[str] = STREAMS) -> np.ndarray:
+        """Scores as ``[V, S, C]`` (default: static, motion), the S_i of Eq. 11–14."""
+        stack = np.stack([self.scores[s] for s in streams], axis=1)
         return stack if index is None else stack[index]
 
 
 def stream_score_set(static: FeatureCache, motion: FeatureCache, static_path: str | Path = "",
-                     motion_path: str | Path = "") -> ScoreSet:
-    """The stream-level (no CLN) score set of two feature caches."""
+                     motion_path: str | Path = "", roles: list[str] | None = None) -> ScoreSet:
+    """The stream-level (no CLN) score set of two feature caches; ``roles`` default to train/test membership."""
     order = paired_order(static, motion, static_path, motion_path)
     return ScoreSet(
         video_ids=list(static.video_ids),
         labels=np.asarray(static.labels),
-        roles=list(static.splits),
+        roles=list(static.splits) if roles is None else list(roles),
         scores={"static": stream_probabilities(static, static_path),
                 "motion": stream_probabilities(motion, motion_path)[order]},
         class_names=list(static.class_names),
@@ -103,8 +104,8 @@ def write_score_set(path: str | Path, scores: ScoreSet) -> None:
         write_strings(h5, "video_ids", scores.video_ids)
         write_strings(h5, "roles", scores.roles)
         h5["labels"] = np.asarray(scores.labels, dtype=np.int64)
-        for stream in STREAMS:
-            h5[f"scores/{stream}"] = np.asarray(scores.scores[stream], dtype=np.float32)
+        for name, values in scores.scores.items():
+            h5[f"scores/{name}"] = np.asarray(values, dtype=np.float32)
         h5.attrs["class_names"] = json.dumps(scores.class_names)
 
 
@@ -115,11 +116,13 @@ def read_score_set(path: str | Path) -> ScoreSet:
         raise DatasetError(f"{path}: score file not found (run train-cln first)")
     try:
         with h5py.File(path, "r") as h5:
+            if not set(STREAMS) <= set(h5["scores"]):
+                raise KeyError(f"scores/{STREAMS}")
             return ScoreSet(
                 video_ids=read_strings(h5["video_ids"]),
                 labels=h5["labels"][()],
                 roles=read_strings(h5["roles"]),
-                scores={s: h5[f"scores/{s}"][()].astype(np.float64) for s in STREAMS},
+                scores={s: h5[f"scores/{s}"][()].astype(np.float64) for s in h5["scores"]},
                 class_names=json.loads(h5.attrs["class_names"]),
             )
     except (OSError, KeyError) as err:

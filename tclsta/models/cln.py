@@ -17,6 +17,10 @@ the co-attention of Lu et al. (the paper's [40]) the three matrices carry no bia
 Parameters are split into a *static side* (``W^s``, ``W^m_o``, ``w^s_h`` and the static
 head) and a *motion side* (``W^m``, ``W^s_o``, ``w^m_h`` and the motion head): the
 alternating training updates one side while the other is frozen.
+
+Not in the paper (``fused_head=True``): a third linear head on ``[O^s; O^m]``, which can
+tell classes apart only by the two streams together (appearance × motion). It belongs to
+neither side and is updated at every step.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ class CollaborativeLearningNetwork(nn.Module):
         num_classes: int,
         hidden_dim: int = 512,
         rounds: int = 2,
+        fused_head: bool = False,
     ) -> None:
         super().__init__()
         if rounds < 1:
@@ -82,6 +87,7 @@ class CollaborativeLearningNetwork(nn.Module):
         self.static_attention = GuidedAttention(feature_dim=static_dim, guide_dim=motion_dim, hidden_dim=hidden_dim)
         self.static_head = nn.Linear(static_dim, num_classes)
         self.motion_head = nn.Linear(motion_dim, num_classes)
+        self.fused_head = nn.Linear(static_dim + motion_dim, num_classes) if fused_head else None
 
     def side_parameters(self, side: str) -> list[nn.Parameter]:
         """Parameters of the ``static`` or ``motion`` side (see the module docstring)."""
@@ -110,7 +116,15 @@ class CollaborativeLearningNetwork(nn.Module):
         o_static = merge(v_static, z_static)
         return {"o_static": o_static, "o_motion": o_motion, "z_static": z_static, "z_motion": z_motion}
 
+    def head_logits(self, v_static: Tensor, v_motion: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+        """Class logits ``[B, num_classes]`` of every head: ``static``, ``motion`` and (if built) ``fused``."""
+        out = self.forward_features(v_static, v_motion, mask)
+        logits = {"static": self.static_head(out["o_static"]), "motion": self.motion_head(out["o_motion"])}
+        if self.fused_head is not None:
+            logits["fused"] = self.fused_head(torch.cat([out["o_static"], out["o_motion"]], dim=1))
+        return logits
+
     def forward(self, v_static: Tensor, v_motion: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Class logits of the static and the motion head, each ``[B, num_classes]``."""
-        out = self.forward_features(v_static, v_motion, mask)
-        return self.static_head(out["o_static"]), self.motion_head(out["o_motion"])
+        logits = self.head_logits(v_static, v_motion, mask)
+        return logits["static"], logits["motion"]

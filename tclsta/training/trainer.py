@@ -169,7 +169,7 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
     meta = {
         "split": job.split, "stream": job.stream, "attention": job.attention, "class_names": names,
         "model": mcfg, "stream_config": scfg, "seed": seed, "iterations": total, "history": history,
-        "fingerprint": key,
+        "fingerprint": key, "fit_videos": list(fit["video_id"]),  # what it fitted (the leakage test reads it)
     }
     save_final(job.output, model, meta)
     resume.unlink(missing_ok=True)

@@ -136,19 +136,39 @@ def cln_cache(stream):
     return expand(FEATURES, stream=stream, attention=config["cln"]["attention"], allow_missing=True)[0]
 
 
+def cln_cfg(wildcards):
+    """Config a CLN depends on: the paper CLN does not read cln.heldout (so changing it reruns only ours)."""
+    cln = config["cln"] if wildcards.variant == "heldout" else {k: v for k, v in config["cln"].items() if k != "heldout"}
+    return json.dumps({"cln": cln, "seed": config["seed"], "device": config["device"]}, sort_keys=True)
+
+
+def awl_cfg(wildcards):
+    """Config an LP job depends on: the paper's read λ and ε; ours λ, the ε candidates and the fusion section."""
+    awl = config["awl"]
+    if wildcards.source.endswith("heldout"):
+        return json.dumps({"awl": {k: awl[k] for k in ("lambda_", "heldout_epsilons")}, "fusion": config["fusion"]},
+                          sort_keys=True)
+    return json.dumps({"awl": {k: awl[k] for k in ("lambda_", "epsilon")}}, sort_keys=True)
+
+
 def awl_inputs(wildcards):
-    if wildcards.source == "cln":
-        return {"scores": CLN_SCORES.format(split=wildcards.split)}
+    """What a solve_awl job reads: the (paper or held-out) CLN's scores or the two caches; the manifest's groups."""
+    heldout = wildcards.source.endswith("heldout")
+    inputs = {"manifest": MANIFEST} if heldout else {}
+    if wildcards.source.startswith("cln"):
+        return {**inputs, "scores": CLN_SCORES.format(split=wildcards.split, variant="heldout" if heldout else "paper")}
     return {
+        **inputs,
         "static": cln_cache("rgb").format(split=wildcards.split),
         "motion": cln_cache("flow").format(split=wildcards.split),
     }
 
 
 def awl_arguments(wildcards, input):
-    if wildcards.source == "cln":
-        return f"--scores {shlex.quote(input.scores)}"
-    return f"--static {shlex.quote(input.static)} --motion {shlex.quote(input.motion)}"
+    arguments = f"--manifest {shlex.quote(input.manifest)} " if wildcards.source.endswith("heldout") else ""
+    if wildcards.source.startswith("cln"):
+        return arguments + f"--scores {shlex.quote(input.scores)}"
+    return arguments + f"--static {shlex.quote(input.static)} --motion {shlex.quote(input.motion)}"
 
 
 def ground_truth_inputs(wildcards):
@@ -166,6 +186,6 @@ def evaluation_inputs(wildcards):
     )
     inputs += [MANIFEST, *ground_truth_inputs(wildcards)]
     if FUSION:
-        inputs += expand(CLN_SCORES, split=SPLITS)
-        inputs += expand(AWL_WEIGHTS, split=SPLITS, source=["stream", "cln"])
-    return inputs
+        inputs += expand(CLN_SCORES, split=SPLITS, variant=CLN_VARIANTS)
+        inputs += expand([AWL_WEIGHTS, AWL_FIT], split=SPLITS, source=AWL_SOURCES)
+    return [MANIFEST, *inputs]

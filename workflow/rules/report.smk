@@ -3,6 +3,7 @@
 
 METRICS = f"{OUT}/metrics.json"
 PREDICTIONS = f"{OUT}/evaluation/predictions.csv"
+FITTED_ON = f"{OUT}/evaluation/fitted_on.json"
 REPORT_DIR = f"{OUT}/report"
 
 
@@ -12,8 +13,9 @@ rule evaluate:
     output:
         metrics=METRICS,
         predictions=PREDICTIONS,
+        fitted_on=FITTED_ON,
     params:
-        cfg=cfg_json("dataset", "stream", "cln", "awl", "early_fusion"),
+        cfg=cfg_json("dataset", "stream", "cln", "awl", "early_fusion", "fusion", "mkl"),
         out=lambda wildcards: OUT,  # functions: plain path prefixes of the outputs trip --lint
     threads: 2
     log:
@@ -41,6 +43,9 @@ rule report:
         ),
         weights=report(
             f"{REPORT_DIR}/fusion_weights.png", caption="../report/fusion_weights.rst", category="Results"
+        ),
+        reliability=report(
+            f"{REPORT_DIR}/reliability.png", caption="../report/reliability.rst", category="Results"
         ),
     params:
         # the report prints the whole configuration, so it depends on all of it
