@@ -80,6 +80,8 @@ def settings(args: argparse.Namespace, config: dict[str, Any]) -> tuple[dict[str
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    import pandas as pd
+
     from tclsta.config import digest
     from tclsta.data import layout
     from tclsta.errors import DatasetError
@@ -90,16 +92,24 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     videos = list_videos(args.inputs, args.class_folder)
     out = Path(args.out)
     settings_digest = digest(extraction_settings(extract, flow))
-    done_before = {v for v in videos["video_id"] if is_complete(layout.video_dir(out, v), settings_digest)}
+    done_before = {(row.folder, row.video_id) for row in videos.itertuples()
+                   if is_complete(layout.video_dir(out / row.folder, row.video_id), settings_digest)}
     log.info("%d videos, %d already complete, writing to %s", len(videos), len(done_before), out)
     start = time.perf_counter()
-    table = extract_shard(videos, "/", out, extract, flow, out / "flow_index.tsv")
+    # one extraction per output folder (class folders with -cf): a video id stays one path component
+    tables = []
+    for folder, group in videos.groupby("folder", sort=False):
+        table = extract_shard(group, "/", out / folder, extract, flow, out / folder / "flow_index.tsv")
+        tables.append(table.assign(folder=folder))
+    table = pd.concat(tables, ignore_index=True)
     seconds = time.perf_counter() - start
-    new = table[~table["video_id"].isin(done_before) & (table["status"] == "ok")]
+    fresh = pd.Series([key not in done_before for key in zip(table["folder"], table["video_id"])])
+    new = table[fresh & (table["status"] == "ok")]
     pairs = int(new["n_flow"].sum())
     rate = f", {pairs / seconds:.2f} pairs/s" if pairs and seconds > 0 else ""
-    log.info("%d videos done (%d skipped as complete), %d frames and %d flow pairs in %.1f s%s; index: %s",
-             len(new), len(done_before), int(new["n_frames"].sum()), pairs, seconds, rate, out / "flow_index.tsv")
+    log.info("%d videos done (%d skipped as complete), %d frames and %d flow pairs in %.1f s%s; index: flow_index.tsv "
+             "in %s", len(new), len(done_before), int(new["n_frames"].sum()), pairs, seconds, rate,
+             "each class folder" if args.class_folder else out)
     bad = table[table["status"] != "ok"]
     if len(bad):
         listing = "; ".join(f"{row.video_id}: {row.error}" for row in bad.itertuples())

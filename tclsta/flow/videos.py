@@ -30,17 +30,20 @@ def _expand(item: Path, origin: str) -> list[Path]:
 
 
 def list_videos(inputs: list[str], class_folder: bool = False) -> pd.DataFrame:
-    """``video_id`` (output sub-folder: the file's stem, or ``<parent>/<stem>`` with
-    ``class_folder``) and absolute ``path`` of every video the inputs name, in order, once each.
+    """``folder`` (the output sub-folder the video's folder goes in: its parent folder's name
+    with ``class_folder``, else ``""``), ``video_id`` (the file's stem: one path component, as in
+    the pipeline) and absolute ``path`` of every video the inputs name, in order, once each.
     Two different videos that would share an output folder are an error naming both."""
-    rows: dict[str, Path] = {}
+    rows: dict[tuple[str, str], Path] = {}
     for name in inputs:
         for path in _expand(Path(name), name):
             path = path.resolve()
-            video_id = f"{path.parent.name}/{path.stem}" if class_folder else path.stem
-            if video_id in rows and rows[video_id] != path:
-                raise DatasetError(f"{rows[video_id]} and {path} would both write {video_id}/ (use --class-folder or rename one)")
-            rows[video_id] = path
+            key = (path.parent.name if class_folder else "", path.stem)
+            if key in rows and rows[key] != path:
+                where = "/".join(part for part in key if part)
+                raise DatasetError(f"{rows[key]} and {path} would both write {where}/ (use --class-folder or rename one)")
+            rows[key] = path
     if not rows:
         raise DatasetError("no videos given")
-    return pd.DataFrame({"video_id": list(rows), "path": [str(p) for p in rows.values()]})
+    return pd.DataFrame({"folder": [k[0] for k in rows], "video_id": [k[1] for k in rows],
+                         "path": [str(p) for p in rows.values()]})

@@ -276,7 +276,7 @@ def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_p
     for side in SIDES:
         frames = getattr(data, side)
         shift, scale = input_scale(frames[train_index], data.mask[train_index], standardise)
-        setattr(data, side, (frames - shift) / scale)
+        frames.sub_(shift).div_(scale)  # in place: a second copy of every frame would double the peak memory
         scales[side] = {"shift": shift, "scale": scale}
 
     meta = {"static_dim": int(data.static.shape[2]), "motion_dim": int(data.motion.shape[2]),
