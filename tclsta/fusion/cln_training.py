@@ -71,19 +71,18 @@ def _evenly(frames: np.ndarray, n: int) -> np.ndarray:
 
 def pair_frames(static: FeatureCache, motion: FeatureCache, order: np.ndarray) -> PairedFrames:
     """Align the two caches' frames video by video (``order`` from :func:`paired_order`) and pad."""
-    pairs = []
-    for v, m in enumerate(order):
-        fs, fm = _scaled_frames(static, v), _scaled_frames(motion, int(m))
-        n = min(len(fs), len(fm))
+    counts = [min(int(static.lengths[v]), int(motion.lengths[int(m)])) for v, m in enumerate(order)]
+    for v, n in enumerate(counts):
         if n == 0:
             raise DatasetError(f"video {static.video_ids[v]}: no frames in one of the feature caches")
-        pairs.append((_evenly(fs, n), _evenly(fm, n)))
-    n_max = max(len(fs) for fs, _ in pairs)
-    vs = np.zeros((len(pairs), n_max, static.features.shape[1]), dtype=np.float32)
-    vm = np.zeros((len(pairs), n_max, motion.features.shape[1]), dtype=np.float32)
-    mask = np.zeros((len(pairs), n_max), dtype=bool)
-    for i, (fs, fm) in enumerate(pairs):
-        vs[i, : len(fs)], vm[i, : len(fm)], mask[i, : len(fs)] = fs, fm, True
+    # filled video by video: one float32 copy of the frames in memory, not two
+    vs = np.zeros((len(order), max(counts), static.features.shape[1]), dtype=np.float32)
+    vm = np.zeros((len(order), max(counts), motion.features.shape[1]), dtype=np.float32)
+    mask = np.zeros((len(order), max(counts)), dtype=bool)
+    for v, (m, n) in enumerate(zip(order, counts)):
+        vs[v, :n] = _evenly(_scaled_frames(static, v), n)
+        vm[v, :n] = _evenly(_scaled_frames(motion, int(m)), n)
+        mask[v, :n] = True
     return PairedFrames(torch.from_numpy(vs), torch.from_numpy(vm), torch.from_numpy(mask),
                         torch.as_tensor(np.asarray(static.labels), dtype=torch.long))
 
