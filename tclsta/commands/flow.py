@@ -85,15 +85,17 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.config import digest
     from tclsta.data import layout
     from tclsta.errors import DatasetError
-    from tclsta.extraction import extract_shard, extraction_settings, is_complete
+    from tclsta.extraction import extract_shard, extraction_settings
     from tclsta.flow.videos import list_videos
 
     extract, flow = settings(args, config)
     videos = list_videos(args.inputs, args.class_folder)
     out = Path(args.out)
     settings_digest = digest(extraction_settings(extract, flow))
+    # for the summary only (extraction verifies each folder before it skips it): made with these settings
     done_before = {(row.folder, row.video_id) for row in videos.itertuples()
-                   if is_complete(layout.video_dir(out / row.folder, row.video_id), settings_digest)}
+                   if (layout.read_meta(layout.video_dir(out / row.folder, row.video_id)) or {}).get("settings")
+                   == settings_digest}
     log.info("%d videos, %d already complete, writing to %s", len(videos), len(done_before), out)
     start = time.perf_counter()
     # one extraction per output folder (class folders with -cf): a video id stays one path component

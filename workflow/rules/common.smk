@@ -188,4 +188,4 @@ def evaluation_inputs(wildcards):
     if FUSION:
         inputs += expand(CLN_SCORES, split=SPLITS, variant=CLN_VARIANTS)
         inputs += expand([AWL_WEIGHTS, AWL_FIT], split=SPLITS, source=AWL_SOURCES)
-    return [MANIFEST, *inputs]
+    return inputs
