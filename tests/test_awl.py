@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from tclsta.errors import DatasetError
+from tclsta.errors import ConfigError, DatasetError
 from tclsta.fusion.awl import class_objective, fuse, predict, read_weights, solve_awl, solve_class, write_weights
-from tclsta.fusion.solve import choose_epsilon
+from tclsta.fusion.solve import choose_epsilon, load_scores
 from tclsta.fusion.baselines import LinearSVM, early_fusion, late_fusion
 
 
@@ -141,3 +141,10 @@ def test_stream_prediction_is_the_mean_of_its_heads(tmp_path) -> None:
         assert set(cache.scores) == heads
         expected = sum(cache.scores[h].astype(np.float64) for h in heads) / len(heads)
         np.testing.assert_allclose(stream_probabilities(cache), expected)
+
+
+@pytest.mark.parametrize("source", ["stream_heldout", "cln_heldout"])
+def test_held_out_sources_without_manifest_name_the_option(source: str) -> None:
+    """The held-out LPs choose ε over the videos' groups: without --manifest a clear error, not a TypeError."""
+    with pytest.raises(ConfigError, match=f"--source {source} needs --manifest"):
+        load_scores(source, cln_scores="scores.h5", static="rgb.h5", motion="flow.h5", manifest=None)

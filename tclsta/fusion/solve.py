@@ -94,6 +94,8 @@ def choose_epsilon(stack: np.ndarray, labels: np.ndarray, groups: np.ndarray, la
 def load_scores(source: str, *, cln_scores: str | Path | None, static: str | Path | None,
                 motion: str | Path | None, manifest: str | Path | None) -> ScoreSet:
     """The score set a source reads (with the roles train / holdout / test for the held-out sources)."""
+    if source.endswith("heldout") and manifest is None:
+        raise ConfigError(f"solve-awl --source {source} needs --manifest (the videos' groups)")
     if source.startswith("cln"):
         if cln_scores is None:
             raise ConfigError(f"solve-awl --source {source} needs --scores (the CLN's scores.h5)")
@@ -103,8 +105,6 @@ def load_scores(source: str, *, cln_scores: str | Path | None, static: str | Pat
     caches = read_feature_cache(static), read_feature_cache(motion)
     if source == "stream":
         return stream_score_set(*caches, static, motion)
-    if manifest is None:
-        raise ConfigError("solve-awl --source stream_heldout needs --manifest (the videos' groups)")
     return heldout_score_set(*caches, read_manifest(manifest), static, motion)
 
 
