@@ -29,7 +29,7 @@ from tclsta import paths
 from tclsta.data.annotations import Box, VideoTruth, ground_truth_files, load_ground_truth, video_size
 from tclsta.data.manifest import read_manifest
 from tclsta.errors import DatasetError
-from tclsta.features.cache import FeatureCache, read_feature_cache
+from tclsta.features.cache import FeatureCache
 
 SPATIAL_MODES = ("spatial", "both")
 TEMPORAL_MODES = ("temporal", "both")
@@ -167,32 +167,41 @@ def dataset_root(out: str | Path, config: dict[str, Any]) -> Path:
     return Path(out) / "dataset" if root is None else Path(root)
 
 
-def attention_metrics(out: str | Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``metrics.json``'s ``attention`` section: one entry ``<stream>_<attention>`` per stream × mode
-    that has a spatial or temporal component, over the test videos of every split run; ``{}``
-    when the dataset has no ground truth.
+class AttentionMetrics:
+    """``metrics.json``'s ``attention`` section, accumulated from the feature caches as ``evaluate``
+    reads them (:meth:`add`; each cache is read once): one entry ``<stream>_<attention>`` per
+    stream × mode that has a spatial or temporal component, over the test videos of every split
+    run; ``{}`` when the dataset has no ground truth.
     """
-    root = dataset_root(out, config)
-    if not ground_truth_files(root):
-        return {}
-    manifest = read_manifest(paths.manifest(out))
-    truth = load_ground_truth(root, manifest)
-    path_of = dict(zip(manifest["video_id"], manifest["path"]))
-    sizes: dict[str, tuple[int, int]] = {}
 
-    def source_size(video_id: str) -> tuple[int, int]:
-        if video_id not in sizes:
-            sizes[video_id] = video_size(root / path_of[video_id])
-        return sizes[video_id]
+    def __init__(self, out: str | Path, config: dict[str, Any]) -> None:
+        root = dataset_root(out, config)
+        self.keys = [(stream, attention) for stream in config["stream"]["streams"]
+                     for attention in config["stream"]["attentions"] if attention in SPATIAL_MODES + TEMPORAL_MODES]
+        self.scores = {key: AttentionScore() for key in self.keys}
+        self.truth: dict[str, VideoTruth] | None = None
+        if not ground_truth_files(root):
+            return
+        manifest = read_manifest(paths.manifest(out))
+        self.truth = load_ground_truth(root, manifest)
+        path_of = dict(zip(manifest["video_id"], manifest["path"]))
+        sizes: dict[str, tuple[int, int]] = {}
 
-    section = {}
-    for stream in config["stream"]["streams"]:
-        for attention in config["stream"]["attentions"]:
-            if attention not in SPATIAL_MODES + TEMPORAL_MODES:
-                continue
-            score = AttentionScore()
-            for split in config["dataset"]["splits"]:
-                path = paths.feature_cache(out, split, stream, attention)
-                score_cache(read_feature_cache(path), truth, source_size, score, path)
-            section[f"{stream}_{attention}"] = score.summary(attention in SPATIAL_MODES, attention in TEMPORAL_MODES)
-    return section
+        def source_size(video_id: str) -> tuple[int, int]:
+            if video_id not in sizes:
+                sizes[video_id] = video_size(root / path_of[video_id])
+            return sizes[video_id]
+
+        self.source_size = source_size
+
+    def add(self, stream: str, attention: str, cache: FeatureCache, path: str | Path) -> None:
+        """Score one split's cache of ``stream`` × ``attention`` (nothing without ground truth or component)."""
+        if self.truth is not None and (stream, attention) in self.scores:
+            score_cache(cache, self.truth, self.source_size, self.scores[stream, attention], path)
+
+    def section(self) -> dict[str, dict[str, Any]]:
+        """The section, ``{}`` without ground truth."""
+        if self.truth is None:
+            return {}
+        return {f"{stream}_{attention}": self.scores[stream, attention].summary(
+            attention in SPATIAL_MODES, attention in TEMPORAL_MODES) for stream, attention in self.keys}

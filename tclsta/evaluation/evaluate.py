@@ -44,7 +44,7 @@ from tclsta.fusion.roles import heldout_score_set
 from tclsta.fusion.scores import STREAMS, ScoreSet, read_score_set, stream_probabilities, video_features
 from tclsta.fusion.solve import calibrated, fit_record_path, read_fit_record
 from tclsta import paths
-from tclsta.evaluation.attention_metrics import attention_metrics
+from tclsta.evaluation.attention_metrics import AttentionMetrics
 from tclsta.evaluation.calibration import awl_choices, fit_vs_test, stream_diagnostics
 from tclsta.evaluation.metrics import METRICS, metric_for
 
@@ -97,10 +97,11 @@ def _test_rows(cache: FeatureCache, scores: np.ndarray) -> RowScores:
     return RowScores([cache.video_ids[i] for i in test], np.asarray(cache.labels)[test], scores[test])
 
 
-def split_rows(out: str | Path, split: int, config: dict[str, Any]
+def split_rows(out: str | Path, split: int, config: dict[str, Any], attention_metrics: AttentionMetrics
                ) -> tuple[dict[str, RowScores], list[str], dict[str, Any], dict[str, Any]]:
     """Every row's test scores for one split, read from the stage outputs below ``out``; the class names;
-    the videos each evaluation-time fit used (early fusion, MKL); the diagnostics."""
+    the videos each evaluation-time fit used (early fusion, MKL); the diagnostics. Each feature cache
+    read is also scored into ``attention_metrics``."""
     streams, attentions = config["stream"]["streams"], config["stream"]["attentions"]
     cln_attention = config["cln"]["attention"]
     rows: dict[str, RowScores] = {}
@@ -111,6 +112,7 @@ def split_rows(out: str | Path, split: int, config: dict[str, Any]
         for stream in streams:
             path = paths.feature_cache(out, split, stream, attention)
             caches[stream, attention] = cache = read_feature_cache(path)
+            attention_metrics.add(stream, attention, cache, path)
             rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}"] = _test_rows(
                 cache, stream_probabilities(cache, path))
             if attention != "none":
@@ -228,8 +230,9 @@ def evaluate(out: str | Path, config: dict[str, Any]) -> tuple[dict[str, Any], p
     values: dict[str, dict[str, dict[int, float]]] = {m: {name: {} for name in order} for m in METRICS}
     predictions, fitted_on, diagnostics = [], {}, {}
     class_names: list[str] = []
+    attention = AttentionMetrics(out, config)
     for split in splits:
-        rows, class_names, fitted_on[str(split)], diagnostics[str(split)] = split_rows(out, split, config)
+        rows, class_names, fitted_on[str(split)], diagnostics[str(split)] = split_rows(out, split, config, attention)
         for name in order:
             row = rows[name]
             for metric, function in METRICS.items():
@@ -244,7 +247,7 @@ def evaluate(out: str | Path, config: dict[str, Any]) -> tuple[dict[str, Any], p
         "class_names": class_names,
         "rows": {name: _summary(values[primary][name]) for name in order},
         "secondary": {"metric": secondary, "rows": {name: _summary(values[secondary][name]) for name in order}},
-        "attention": attention_metrics(out, config),
+        "attention": attention.section(),
         "diagnostics": diagnostics,
     }
     return metrics, pd.concat(predictions, ignore_index=True), fitted_on
