@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ import pandas as pd
 from tclsta.atomic import atomic_path, atomic_write_text
 from tclsta.data.manifest import read_manifest
 from tclsta.errors import DatasetError
-from tclsta.features.cache import FeatureCache, read_feature_cache
+from tclsta.features.cache import FeatureCache, open_feature_cache
 from tclsta.fusion.awl import fuse, read_weights
 from tclsta.fusion.baselines import early_fusion, late_fusion
 from tclsta.fusion.mkl import LpMKL
@@ -101,35 +102,37 @@ def split_rows(out: str | Path, split: int, config: dict[str, Any], attention_me
                ) -> tuple[dict[str, RowScores], list[str], dict[str, Any], dict[str, Any]]:
     """Every row's test scores for one split, read from the stage outputs below ``out``; the class names;
     the videos each evaluation-time fit used (early fusion, MKL); the diagnostics. Each feature cache
-    read is also scored into ``attention_metrics``."""
+    read is also scored into ``attention_metrics``. The caches' frames are read from the files where
+    used (pooled features, attention maps): what is held grows with the videos only by per-video arrays."""
     streams, attentions = config["stream"]["streams"], config["stream"]["attentions"]
     cln_attention = config["cln"]["attention"]
     rows: dict[str, RowScores] = {}
     fitted_on: dict[str, Any] = {}
     diagnostics: dict[str, Any] = {}
     caches: dict[tuple[str, str], FeatureCache] = {}
-    for attention in attentions:
-        for stream in streams:
-            path = paths.feature_cache(out, split, stream, attention)
-            caches[stream, attention] = cache = read_feature_cache(path)
-            attention_metrics.add(stream, attention, cache, path)
-            rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}"] = _test_rows(
-                cache, stream_probabilities(cache, path))
-            if attention != "none":
-                rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}{FRAME_HEAD_ONLY}"] = _test_rows(
-                    cache, cache.scores["frame"])
-        if set(streams) >= {"rgb", "flow"}:
-            pair = heldout_score_set(caches["rgb", attention], caches["flow", attention],
-                                     read_manifest(paths.manifest(out)),
-                                     paths.feature_cache(out, split, "rgb", attention),
-                                     paths.feature_cache(out, split, "flow", attention))
-            test = pair.subset("test")
-            rows[two_stream_name(attention)] = RowScores(
-                [pair.video_ids[i] for i in test], pair.labels[test], late_fusion(pair.stacked(test)))
-            if attention == cln_attention:
-                fusion, fitted_on, diagnostics = _fusion_rows(out, split, config, caches["rgb", attention],
-                                                              caches["flow", attention], pair)
-                rows.update(fusion)
+    with ExitStack() as files:
+        for attention in attentions:
+            for stream in streams:
+                path = paths.feature_cache(out, split, stream, attention)
+                caches[stream, attention] = cache = files.enter_context(open_feature_cache(path))
+                attention_metrics.add(stream, attention, cache, path)
+                rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}"] = _test_rows(
+                    cache, stream_probabilities(cache, path))
+                if attention != "none":
+                    rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}{FRAME_HEAD_ONLY}"] = _test_rows(
+                        cache, cache.scores["frame"])
+            if set(streams) >= {"rgb", "flow"}:
+                pair = heldout_score_set(caches["rgb", attention], caches["flow", attention],
+                                         read_manifest(paths.manifest(out)),
+                                         paths.feature_cache(out, split, "rgb", attention),
+                                         paths.feature_cache(out, split, "flow", attention))
+                test = pair.subset("test")
+                rows[two_stream_name(attention)] = RowScores(
+                    [pair.video_ids[i] for i in test], pair.labels[test], late_fusion(pair.stacked(test)))
+                if attention == cln_attention:
+                    fusion, fitted_on, diagnostics = _fusion_rows(out, split, config, caches["rgb", attention],
+                                                                  caches["flow", attention], pair)
+                    rows.update(fusion)
     return rows, list(cache.class_names), fitted_on, diagnostics
 
 

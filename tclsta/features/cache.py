@@ -19,12 +19,18 @@ Attributes: ``class_names`` (JSON list), ``config`` (JSON), ``checkpoint`` (hash
 stream checkpoint), ``stream``, ``attention``, ``split``. Written under a temporary name
 and renamed when complete. Caches written before ``frame_sizes``/``crop_boxes`` existed read
 back with those fields None.
+
+:func:`open_feature_cache` reads the per-video arrays and leaves the per-frame features and
+spatial maps in the file, for the stages that go through every video once (evaluate, the
+CLN's inputs) in memory that does not grow with the videos; :func:`read_feature_cache`
+reads everything.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ from tclsta.atomic import atomic_path
 from tclsta.errors import DatasetError
 
 _STR = h5py.string_dtype("utf-8")
+BLOCK_ROWS = 8192  # frames read at a time from an open cache: 32 MB at D = 2048, float16
 
 
 def write_strings(h5: h5py.Group, name: str, values: Sequence[str]) -> None:
@@ -58,12 +65,12 @@ class FeatureCache:
     offsets: np.ndarray
     lengths: np.ndarray
     frame_indices: np.ndarray
-    features: np.ndarray
+    features: np.ndarray | h5py.Dataset  # a dataset (read where sliced) in an open_feature_cache
     temporal_weights: np.ndarray
     scores: dict[str, np.ndarray]
     class_names: list[str]
     attrs: dict[str, Any] = field(default_factory=dict)
-    spatial_maps: np.ndarray | None = None
+    spatial_maps: np.ndarray | h5py.Dataset | None = None
     frame_sizes: np.ndarray | None = None
     crop_boxes: np.ndarray | None = None
 
@@ -115,6 +122,21 @@ class FeatureCache:
         """Per-frame features of one video, shape (frames, D)."""
         return self.features[self.rows(video)]
 
+    def iter_videos(self, block_rows: int = BLOCK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
+        """``(video, its per-frame features)`` for every video in order, the features read
+        ``block_rows`` rows (whole videos, at least one) at a time: one read per block of an
+        open cache's file, whose chunks span many videos."""
+        video = 0
+        while video < len(self):
+            start, stop = int(self.offsets[video]), video + 1
+            while stop < len(self) and self.offsets[stop] + self.lengths[stop] - start <= block_rows:
+                stop += 1
+            block = self.features[start:int(self.offsets[stop - 1] + self.lengths[stop - 1])]
+            for v in range(video, stop):
+                first = int(self.offsets[v]) - start
+                yield v, block[first:first + int(self.lengths[v])]
+            video = stop
+
     def subset(self, split: str) -> np.ndarray:
         """Indices of the videos whose split membership is ``split`` ("train" / "test")."""
         return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)
@@ -144,29 +166,54 @@ def write_feature_cache(path: str | Path, cache: FeatureCache, dtype: str = "flo
             h5.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
 
 
-def read_feature_cache(path: str | Path) -> FeatureCache:
-    """Read a feature cache written by :func:`write_feature_cache` (features as stored)."""
+@contextmanager
+def open_feature_cache(path: str | Path) -> Iterator[FeatureCache]:
+    """The cache at ``path`` with its per-frame ``features`` and ``spatial_maps`` left in the file.
+
+    Those two are h5py datasets, read where sliced (``cache.features[rows]``, or a block of
+    videos at a time with :meth:`FeatureCache.iter_videos`); everything else is read into
+    memory. Valid inside the ``with`` only (the file is closed on leaving it).
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: feature cache not found (run dump-features first)")
     try:
-        with h5py.File(path, "r") as h5:
-            attrs = {k: v for k, v in h5.attrs.items() if k != "class_names"}
-            return FeatureCache(
+        h5 = h5py.File(path, "r")
+    except OSError as err:
+        raise DatasetError(f"{path}: not a complete tclsta feature cache ({err})") from err
+    with h5:
+        try:
+            cache = FeatureCache(
                 video_ids=read_strings(h5["video_ids"]),
                 labels=h5["labels"][()],
                 splits=read_strings(h5["splits"]),
                 offsets=h5["offsets"][()],
                 lengths=h5["lengths"][()],
                 frame_indices=h5["frame_indices"][()],
-                features=h5["features"][()],
+                features=h5["features"],
                 temporal_weights=h5["temporal_weights"][()],
                 scores={k: v[()] for k, v in h5["scores"].items()},
                 class_names=json.loads(h5.attrs["class_names"]),
-                attrs=attrs,
-                spatial_maps=h5["spatial_maps"][()] if "spatial_maps" in h5 else None,
+                attrs={k: v for k, v in h5.attrs.items() if k != "class_names"},
+                spatial_maps=h5["spatial_maps"] if "spatial_maps" in h5 else None,
                 frame_sizes=h5["frame_sizes"][()] if "frame_sizes" in h5 else None,
                 crop_boxes=h5["crop_boxes"][()] if "crop_boxes" in h5 else None,
             )
-    except (OSError, KeyError) as err:
-        raise DatasetError(f"{path}: not a complete tclsta feature cache ({err})") from err
+        except (OSError, KeyError) as err:
+            raise DatasetError(f"{path}: not a complete tclsta feature cache ({err})") from err
+        if not np.array_equal(cache.offsets, np.cumsum(cache.lengths) - cache.lengths):
+            raise DatasetError(f"{path}: offsets are not the running sum of lengths (videos' rows must be "
+                               "consecutive, in video order)")
+        yield cache
+
+
+def read_feature_cache(path: str | Path) -> FeatureCache:
+    """Read a whole feature cache written by :func:`write_feature_cache` into memory (features as stored)."""
+    with open_feature_cache(path) as cache:
+        try:
+            cache.features = cache.features[()]
+            if cache.spatial_maps is not None:
+                cache.spatial_maps = cache.spatial_maps[()]
+        except OSError as err:
+            raise DatasetError(f"{path}: not a complete tclsta feature cache ({err})") from err
+    return cache

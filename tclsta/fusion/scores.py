@@ -38,13 +38,13 @@ def stream_probabilities(cache: FeatureCache, path: str | Path = "") -> np.ndarr
 def video_features(cache: FeatureCache) -> np.ndarray:
     """Video-level features ``[V, D]``: frames pooled with the cache's temporal weights (β summed, Eq. 6).
 
-    Without temporal attention the weights are uniform and this is the mean over frames.
+    Without temporal attention the weights are uniform and this is the mean over frames. The
+    frames are read a block of videos at a time (an open cache's file is read once).
     """
     out = np.empty((len(cache), cache.features.shape[1]), dtype=np.float64)
-    for v in range(len(cache)):
-        rows = cache.rows(v)
-        weights = cache.temporal_weights[rows].astype(np.float64)
-        out[v] = weights @ cache.features[rows].astype(np.float64) / weights.sum()
+    for v, frames in cache.iter_videos():
+        weights = cache.temporal_weights[cache.rows(v)].astype(np.float64)
+        out[v] = weights @ frames.astype(np.float64) / weights.sum()
     return out
 
 
