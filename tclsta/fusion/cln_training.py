@@ -1,11 +1,9 @@
 """Training the collaborative learning network on two HDF5 feature caches (never on frames).
 
-The two caches (static = RGB, motion = flow) of one split are paired by video id. A
-frame's input vector is its feature scaled by its temporal weight, ``v_t = N·softmax(γ)_t·α_t``
-(the β of Eq. 6 times N, so without temporal attention ``v_t = α_t``); each stream is then
-divided by one scalar, the root-mean-square of its training frames, so both enter the
-network at unit scale. When the two streams have different frame counts for a video, the
-longer one is subsampled at evenly spaced positions.
+The two caches (static = RGB, motion = flow) of one split are paired by video id; the
+inputs (:mod:`tclsta.fusion.cln_inputs`) are each frame's feature times its temporal weight,
+each stream divided by one scalar, the root-mean-square of its training frames, so both
+enter the network at unit scale; they are read from scratch files a minibatch at a time.
 
 Training alternates (``cln.alternate``): a step (or an epoch) updates the motion side with
 the static side frozen, the next one the static side with the motion side frozen — the
@@ -23,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,68 +35,13 @@ from tclsta.atomic import atomic_path
 from tclsta.device import resolve_device
 from tclsta.data.manifest import read_manifest
 from tclsta.errors import ConfigError, DatasetError
-from tclsta.features.cache import FeatureCache, read_feature_cache
+from tclsta.features.cache import FeatureCache, open_feature_cache
+from tclsta.fusion.cln_inputs import PairedFrames, pair_frames
 from tclsta.fusion.roles import ROLES, heldout_score_set
 from tclsta.fusion.scores import ScoreSet, paired_order, write_score_set
 from tclsta.models.cln import SIDES, CollaborativeLearningNetwork
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PairedFrames:
-    """Aligned, padded frame features of the two streams for every video of a split."""
-
-    static: torch.Tensor  # [V, N, D_s]
-    motion: torch.Tensor  # [V, N, D_m]
-    mask: torch.Tensor  # [V, N] bool
-    labels: torch.Tensor  # [V]
-
-
-def _scaled_frames(cache: FeatureCache, video: int) -> np.ndarray:
-    """``N·softmax(γ)_t·α_t`` for the frames of one video (``α_t`` without temporal attention)."""
-    rows = cache.rows(video)
-    weights = cache.temporal_weights[rows].astype(np.float32)
-    weights = weights * (len(weights) / weights.sum())
-    return cache.features[rows].astype(np.float32) * weights[:, None]
-
-
-def _evenly(frames: np.ndarray, n: int) -> np.ndarray:
-    """``n`` evenly spaced rows of ``frames`` (all of them when it has ``n``)."""
-    if len(frames) == n:
-        return frames
-    return frames[np.round(np.linspace(0, len(frames) - 1, n)).astype(int)]
-
-
-def pair_frames(static: FeatureCache, motion: FeatureCache, order: np.ndarray) -> PairedFrames:
-    """Align the two caches' frames video by video (``order`` from :func:`paired_order`) and pad."""
-    counts = [min(int(static.lengths[v]), int(motion.lengths[int(m)])) for v, m in enumerate(order)]
-    for v, n in enumerate(counts):
-        if n == 0:
-            raise DatasetError(f"video {static.video_ids[v]}: no frames in one of the feature caches")
-    # filled video by video: one float32 copy of the frames in memory, not two
-    vs = np.zeros((len(order), max(counts), static.features.shape[1]), dtype=np.float32)
-    vm = np.zeros((len(order), max(counts), motion.features.shape[1]), dtype=np.float32)
-    mask = np.zeros((len(order), max(counts)), dtype=bool)
-    for v, (m, n) in enumerate(zip(order, counts)):
-        vs[v, :n] = _evenly(_scaled_frames(static, v), n)
-        vm[v, :n] = _evenly(_scaled_frames(motion, int(m)), n)
-        mask[v, :n] = True
-    return PairedFrames(torch.from_numpy(vs), torch.from_numpy(vm), torch.from_numpy(mask),
-                        torch.as_tensor(np.asarray(static.labels), dtype=torch.long))
-
-
-def input_scale(frames: torch.Tensor, mask: torch.Tensor, standardise: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(shift, scale)`` a stream's frames are mapped by, ``(v − shift) / scale``, from the valid training frames.
-
-    The paper's CLN: no shift, one scale, the root-mean-square of the features. ``standardise``
-    (the held-out CLN's ``cln.heldout.standardise``): per feature dimension, mean and standard
-    deviation, as the early-fusion SVM standardises its inputs.
-    """
-    valid = frames[mask]
-    if standardise:
-        return valid.mean(dim=0), valid.std(dim=0).clamp_min(1e-6)
-    return torch.zeros(()), valid.pow(2).mean().sqrt().clamp_min(1e-8)
 
 
 def set_trainable(model: CollaborativeLearningNetwork, side: str) -> None:
@@ -164,9 +108,8 @@ def mean_loss(model: CollaborativeLearningNetwork, data: PairedFrames, index: np
     model.eval()
     total = 0.0
     for batch in torch.as_tensor(index).split(batch_size):
-        logits = model.head_logits(data.static[batch].to(device), data.motion[batch].to(device),
-                                   data.mask[batch].to(device))
-        total += float(F.nll_loss(prediction_log_probabilities(logits), data.labels[batch].to(device),
+        vs, vm, mask, labels = (x.to(device) for x in data.batch(batch))
+        total += float(F.nll_loss(prediction_log_probabilities(model.head_logits(vs, vm, mask)), labels,
                                   reduction="sum"))
     model.train()
     return total / len(index)
@@ -189,9 +132,8 @@ def train(model: CollaborativeLearningNetwork, data: PairedFrames, train_index: 
         losses = []
         for batch in torch.as_tensor(train_index)[torch.randperm(len(train_index), generator=generator)].split(batch_size):
             side = side_for(step, epoch, alternate)
-            losses.append(training_step(model, optimisers[side], side, data.static[batch].to(device),
-                                        data.motion[batch].to(device), data.mask[batch].to(device),
-                                        data.labels[batch].to(device), optimisers.get("fused")))
+            losses.append(training_step(model, optimisers[side], side, *(x.to(device) for x in data.batch(batch)),
+                                        optimisers.get("fused")))
             step += 1
         history.loss.append(float(np.mean(losses)))
         bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
@@ -223,8 +165,8 @@ def predict_probabilities(model: CollaborativeLearningNetwork, data: PairedFrame
     model.to(device).eval()
     outputs: dict[str, list[np.ndarray]] = {}
     for batch in torch.arange(len(data.labels)).split(batch_size):
-        logits = model.head_logits(data.static[batch].to(device), data.motion[batch].to(device),
-                                   data.mask[batch].to(device))
+        vs, vm, mask, _ = (x.to(device) for x in data.batch(batch))
+        logits = model.head_logits(vs, vm, mask)
         for head, values in logits.items():
             outputs.setdefault(head, []).append(torch.softmax(values, 1).cpu().numpy())
     return {k: np.concatenate(v) for k, v in outputs.items()}
@@ -248,39 +190,27 @@ def cln_roles(static: FeatureCache, motion: FeatureCache, variant: str, manifest
     return roles
 
 
-def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_path: str | Path,
-                  scores_path: str | Path, config: dict[str, Any], *, variant: str = "paper",
-                  manifest: str | Path | None = None) -> History:
-    """Train the CLN of one split from its two caches; write the checkpoint and the score file.
+def paired_inputs(static_path: str | Path, motion_path: str | Path, variant: str, manifest: str | Path | None,
+                  standardise: bool, folder: Path | None = None
+                  ) -> tuple[FeatureCache, list[str], dict[str, np.ndarray], PairedFrames]:
+    """The static cache's per-video arrays (its file closed again), each video's role (:func:`cln_roles`),
+    the videos of each role and the paired inputs (:func:`~tclsta.fusion.cln_inputs.pair_frames`,
+    scratch files in ``folder``)."""
+    with open_feature_cache(static_path) as static, open_feature_cache(motion_path) as motion:
+        order = paired_order(static, motion, static_path, motion_path)
+        roles = cln_roles(static, motion, variant, manifest, static_path)
+        index = {role: np.array([i for i, r in enumerate(roles) if r == role], dtype=np.int64) for role in ROLES}
+        if len(index["train"]) == 0:
+            raise DatasetError(f"{static_path}: no training videos in this split")
+        return static, roles, index, pair_frames(static, motion, order, index["train"], standardise, folder)
 
-    ``variant``: ``paper`` (two heads, every training video, ``cln.epochs`` epochs) or
-    ``heldout`` (ours: fitted on the videos the streams fitted, early-stopped on the streams'
-    held-out groups, then — ``cln.heldout.refit`` — refitted on every training video for the
-    epochs chosen, the held-out videos keeping the first model's scores; ``cln.heldout``
-    settings; needs ``manifest``). Uses ``config["cln"]``,
-    ``config["seed"]`` and ``config["device"]``. Returns the training history.
-    """
-    cln = config["cln"]
-    static, motion = read_feature_cache(static_path), read_feature_cache(motion_path)
-    order = paired_order(static, motion, static_path, motion_path)
-    data = pair_frames(static, motion, order)
-    roles = cln_roles(static, motion, variant, manifest, static_path)
-    index = {role: np.array([i for i, r in enumerate(roles) if r == role], dtype=np.int64) for role in ROLES}
+
+def fit(data: PairedFrames, index: dict[str, np.ndarray], meta: dict[str, Any], config: dict[str, Any],
+        variant: str) -> tuple[CollaborativeLearningNetwork, History, dict[str, np.ndarray], np.ndarray]:
+    """Train a CLN (``meta``: its shape) as ``variant`` does; the model, its history, every video's scores
+    and the videos fitted (see :func:`run_train_cln`)."""
+    cln, heldout = config["cln"], variant == "heldout"
     train_index = index["train"]
-    if len(train_index) == 0:
-        raise DatasetError(f"{static_path}: no training videos in this split")
-    heldout = variant == "heldout"
-    standardise = heldout and cln["heldout"]["standardise"]
-    scales = {}
-    for side in SIDES:
-        frames = getattr(data, side)
-        shift, scale = input_scale(frames[train_index], data.mask[train_index], standardise)
-        frames.sub_(shift).div_(scale)  # in place: a second copy of every frame would double the peak memory
-        scales[side] = {"shift": shift, "scale": scale}
-
-    meta = {"static_dim": int(data.static.shape[2]), "motion_dim": int(data.motion.shape[2]),
-            "num_classes": len(static.class_names), "hidden_dim": cln["hidden_dim"], "rounds": cln["rounds"],
-            "fused_head": heldout and cln["heldout"]["fused_head"]}
     device = resolve_device(config["device"])
     common = {"batch_size": cln["batch_size"], "lr": cln["lr"], "weight_decay": cln["weight_decay"],
               "alternate": cln["alternate"], "seed": config["seed"], "device": device}
@@ -310,6 +240,32 @@ def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_p
         for head, values in refit.items():
             values[index["holdout"]] = probabilities[head][index["holdout"]]
         probabilities = refit
+    return model, history, probabilities, fitted
+
+
+def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_path: str | Path,
+                  scores_path: str | Path, config: dict[str, Any], *, variant: str = "paper",
+                  manifest: str | Path | None = None) -> History:
+    """Train the CLN of one split from its two caches; write the checkpoint and the score file.
+
+    ``variant``: ``paper`` (two heads, every training video, ``cln.epochs`` epochs) or
+    ``heldout`` (ours: fitted on the videos the streams fitted, early-stopped on the streams'
+    held-out groups, then — ``cln.heldout.refit`` — refitted on every training video for the
+    epochs chosen, the held-out videos keeping the first model's scores; ``cln.heldout``
+    settings; needs ``manifest``). Uses ``config["cln"]``,
+    ``config["seed"]`` and ``config["device"]``. The inputs' scratch files go next to the
+    checkpoint. Returns the training history.
+    """
+    cln, heldout = config["cln"], variant == "heldout"
+    Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
+    static, roles, index, data = paired_inputs(static_path, motion_path, variant, manifest,
+                                               heldout and cln["heldout"]["standardise"], Path(checkpoint_path).parent)
+    meta = {"static_dim": data.dim("static"), "motion_dim": data.dim("motion"),
+            "num_classes": len(static.class_names), "hidden_dim": cln["hidden_dim"], "rounds": cln["rounds"],
+            "fused_head": heldout and cln["heldout"]["fused_head"]}
+    with closing(data):
+        model, history, probabilities, fitted = fit(data, index, meta, config, variant)
+    scales = {side: {"shift": data.sides[side].shift, "scale": data.sides[side].scale} for side in SIDES}
 
     ids = list(static.video_ids)
     checkpoint = {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta,
@@ -317,7 +273,7 @@ def run_train_cln(static_path: str | Path, motion_path: str | Path, checkpoint_p
                   "loss_history": history.loss, "validation_history": history.validation,
                   "best_epoch": history.best_epoch, "static_cache": str(static_path), "motion_cache": str(motion_path),
                   # what the CLN fitted on, and what it only stopped on (the leakage test reads both)
-                  "fit_videos": [ids[i] for i in fitted], "refit": bool(len(fitted) > len(train_index)),
+                  "fit_videos": [ids[i] for i in fitted], "refit": bool(len(fitted) > len(index["train"])),
                   "validation_videos": [ids[i] for i in index["holdout"]] if heldout else []}
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)
