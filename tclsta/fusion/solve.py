@@ -28,7 +28,7 @@ import numpy as np
 from tclsta.atomic import atomic_write_text
 from tclsta.data.manifest import read_manifest
 from tclsta.errors import ConfigError, DatasetError
-from tclsta.features.cache import read_feature_cache
+from tclsta.features.cache import open_feature_cache
 from tclsta.fusion.awl import predict, solve_awl, write_weights
 from tclsta.fusion.roles import heldout_score_set, video_groups
 from tclsta.fusion.scores import STREAMS, ScoreSet, read_score_set, stream_score_set
@@ -102,10 +102,10 @@ def load_scores(source: str, *, cln_scores: str | Path | None, static: str | Pat
         return read_score_set(cln_scores)
     if static is None or motion is None:
         raise ConfigError(f"solve-awl --source {source} needs --static and --motion (the two feature caches)")
-    caches = read_feature_cache(static), read_feature_cache(motion)
-    if source == "stream":
-        return stream_score_set(*caches, static, motion)
-    return heldout_score_set(*caches, read_manifest(manifest), static, motion)
+    with open_feature_cache(static) as static_cache, open_feature_cache(motion) as motion_cache:  # scores only
+        if source == "stream":
+            return stream_score_set(static_cache, motion_cache, static, motion)
+        return heldout_score_set(static_cache, motion_cache, read_manifest(manifest), static, motion)
 
 
 def fit_awl(scores: ScoreSet, source: str, config: dict[str, Any], manifest: str | Path | None,
