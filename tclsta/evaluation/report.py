@@ -22,7 +22,7 @@ from tclsta import paths
 from tclsta.evaluation.evaluate import ATTENTION_SUFFIX, FRAME_HEAD_ONLY, HELDOUT_METHODS, PAPER_METHODS, two_stream_name
 from tclsta.evaluation.figures import attention_figure, confusion_figure, reliability_figure, weights_figure
 from tclsta.evaluation.metrics import confusion_matrix
-from tclsta.features.cache import FeatureCache, read_feature_cache
+from tclsta.features.cache import FeatureCache, open_feature_cache
 from tclsta.fusion.awl import read_weights
 from tclsta.fusion.solve import SOURCES, fit_record_path, read_fit_record
 
@@ -171,7 +171,7 @@ def final_method(names: list[str], cln_attention: str) -> str:
     return full if full in names else names[-1]
 
 
-def attention_cache(out: Path, config: dict[str, Any]) -> tuple[FeatureCache, Path]:
+def attention_cache_path(out: Path, config: dict[str, Any]) -> Path:
     """The RGB cache of the first split with the CLN's attention mode (else the first mode run)."""
     split = config["dataset"]["splits"][0]
     modes = [config["cln"]["attention"]] + [a for a in config["stream"]["attentions"] if a != config["cln"]["attention"]]
@@ -179,7 +179,7 @@ def attention_cache(out: Path, config: dict[str, Any]) -> tuple[FeatureCache, Pa
     for mode in modes:
         path = paths.feature_cache(out, split, stream, mode)
         if path.is_file():
-            return read_feature_cache(path), path
+            return path
     raise DatasetError(f"{paths.feature_cache(out, split, stream, modes[0])}: no feature cache for the attention figure")
 
 
@@ -265,10 +265,12 @@ def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str 
     diagnostics = metrics.get("diagnostics", {}).get(str(split))
     reliability_figure(report_dir / FIGURES["reliability"], diagnostics["streams"] if diagnostics else {})
 
-    cache, cache_path = attention_cache(out, config)
-    videos = pick_videos(cache, config["report"]["attention_videos"]) or [0]
-    missing = attention_figure(report_dir / FIGURES["attention"], cache, videos, out / "frames",
-                               config["report"]["attention_frames"])
+    cache_path = attention_cache_path(out, config)
+    with open_feature_cache(cache_path) as cache:  # the figure reads a few videos' maps, not the whole cache
+        videos = pick_videos(cache, config["report"]["attention_videos"]) or [0]
+        missing = attention_figure(report_dir / FIGURES["attention"], cache, videos, out / "frames",
+                                   config["report"]["attention_frames"])
+        has_maps = cache.spatial_maps is not None
 
     sections = [f"# TCLSTA results — {metrics['dataset']}", "",
                 f"Measure: **{metric}** on the test videos ({'mean average precision over classes' if metric == 'mAP' else 'top-1 accuracy'}), "
@@ -292,7 +294,7 @@ def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str 
     sections += ["## Spatial-temporal attention (Fig. 7)", "",
                  f"From `{cache_path.relative_to(out) if cache_path.is_relative_to(out) else cache_path}`: "
                  "heatmaps of the spatial attention m̃ over the RGB frames "
-                 f"({'present' if cache.spatial_maps is not None else 'absent in this cache: frames only'}), "
+                 f"({'present' if has_maps else 'absent in this cache: frames only'}), "
                  "and the temporal weights softmax(γ) over the sampled frames (red: the frames shown).", ""]
     if missing:
         sections += [f"RGB frames missing for {', '.join(missing)} (grey panels).", ""]
