@@ -9,7 +9,7 @@ import pytest
 
 from tclsta.data.annotations import VideoTruth
 from tclsta.data.transforms import centre_box
-from tclsta.evaluation.attention_metrics import CropGeometry, pointing, reference_frames, score_cache
+from tclsta.evaluation.attention_metrics import CropGeometry, miss_cells, pointing, reference_frames, score_cache
 from tclsta.errors import DatasetError
 from tclsta.features.cache import FeatureCache
 
@@ -46,6 +46,20 @@ def test_pointing_hits_inside_the_box_grown_by_half_a_cell():
     # A box sticking out of the crop: chance counts only the part inside the crop.
     hit, chance = pointing(one_hot(0, 0), (40.0, 0.0, 60.0, 10.0), GEOMETRY)
     assert hit and chance == pytest.approx((72.5 - 50) * 22.5 / 100 ** 2)
+
+
+def test_miss_cells_is_the_gap_outside_the_grown_box_in_cells():
+    box = (80.0, 30.0, 95.0, 45.0)  # grown: x 67.5..107.5, y 17.5..57.5; cells 25 × 25
+    assert miss_cells(one_hot(1, 1), box, GEOMETRY) == 0.0  # a hit
+    assert miss_cells(one_hot(1, 2), box, GEOMETRY) == pytest.approx(0.2)  # x 112.5: 5 px right
+    assert miss_cells(one_hot(0, 0), box, GEOMETRY) == pytest.approx(0.2)  # x 62.5, y 12.5: 5 px left, 5 up
+    assert miss_cells(one_hot(3, 1), box, GEOMETRY) == pytest.approx(1.2)  # y 87.5: 30 px below
+    assert miss_cells(one_hot(3, 3), box, GEOMETRY) == pytest.approx(1.2)  # the larger of two 1.2 gaps
+    # each gap in cells of its own axis: a source stretched 4× in x, 2× in y has cells 50 wide, 25 high
+    stretched = CropGeometry(source=(100, 400), frame=(50, 100), box=(0, 25, 50, 50))  # region x 100..300
+    other = (150.0, 30.0, 170.0, 45.0)  # grown: x 125..195, y 17.5..57.5
+    assert miss_cells(one_hot(1, 3), other, stretched) == pytest.approx((275 - 195) / 50)
+    assert miss_cells(one_hot(3, 1), other, stretched) == pytest.approx((87.5 - 57.5) / 25)
 
 
 def test_pointing_without_resize_on_a_wide_frame():
@@ -94,6 +108,7 @@ def test_score_cache_over_test_videos_with_ground_truth():
     # a: frames 3 and 5 are annotated; maps there point at (1, 2) → miss and (1, 1) → hit
     assert result["spatial_pointing"] == 0.5 and result["spatial_frames"] == 2
     assert result["spatial_pointing_chance"] == pytest.approx(0.16)
+    assert result["spatial_within_one_cell"] == 1.0 and result["spatial_miss_cells"] == pytest.approx(0.2)
     # a: frames 3, 5 inside → mass 0.6 + 0.2, uniform 2/4; b: frame 7 → 0.25, 1/4
     assert result["temporal_mass"] == pytest.approx((0.8 + 0.25) / 2)
     assert result["temporal_mass_uniform"] == pytest.approx((0.5 + 0.25) / 2)

@@ -6,6 +6,9 @@
   the extraction resize, falls inside the ground-truth box grown by half a cell on each side.
   Its chance level is the mean area fraction of that grown box within the cropped region (what
   a uniformly random cell would score). Frames whose box lies outside the crop are skipped.
+  Diagnostics of the misses: ``spatial_within_one_cell``, the fraction of frames whose peak lies
+  at most one cell outside the grown box (a hit counts), and ``spatial_miss_cells``, the mean
+  gap of the misses in cells (:func:`miss_cells`).
 * **Temporal mass** (streams with temporal attention): per video, the sum of softmax(γ) over
   the sampled frames inside the annotated action; uniform baseline: the fraction of sampled
   frames inside. Both are averaged over the test videos with ground truth.
@@ -77,18 +80,42 @@ def _intersect(a: Box, b: Box) -> Box:
     return max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
 
 
+def _grown(box: Box, geometry: CropGeometry, grid: tuple[int, int]) -> Box:
+    """``box`` grown by half a cell on each side."""
+    cell_h, cell_w = geometry.cell_size(grid)
+    return box[0] - cell_w / 2, box[1] - cell_h / 2, box[2] + cell_w / 2, box[3] + cell_h / 2
+
+
+def peak_centre(spatial_map: np.ndarray, geometry: CropGeometry) -> tuple[float, float]:
+    """Source-pixel centre (y, x) of the arg-max cell of m̃."""
+    ys, xs = geometry.cell_centres(spatial_map.shape)
+    i, j = np.unravel_index(int(np.argmax(spatial_map)), spatial_map.shape)
+    return float(ys[i]), float(xs[j])
+
+
 def pointing(spatial_map: np.ndarray, box: Box, geometry: CropGeometry) -> tuple[bool, float] | None:
     """(hit, chance) of one map m̃ (h, w) against one source-pixel box; None if the box is outside the crop."""
     region = geometry.region()
     if _area(_intersect(box, region)) == 0:
         return None
-    grid = spatial_map.shape
-    cell_h, cell_w = geometry.cell_size(grid)
-    grown = (box[0] - cell_w / 2, box[1] - cell_h / 2, box[2] + cell_w / 2, box[3] + cell_h / 2)
-    ys, xs = geometry.cell_centres(grid)
-    i, j = np.unravel_index(int(np.argmax(spatial_map)), grid)
-    hit = grown[0] <= xs[j] < grown[2] and grown[1] <= ys[i] < grown[3]
+    grown = _grown(box, geometry, spatial_map.shape)
+    y, x = peak_centre(spatial_map, geometry)
+    hit = grown[0] <= x < grown[2] and grown[1] <= y < grown[3]
     return bool(hit), _area(_intersect(grown, region)) / _area(region)
+
+
+def miss_cells(spatial_map: np.ndarray, box: Box, geometry: CropGeometry) -> float:
+    """How far, in cells, the arg-max cell's centre lies outside the half-cell-grown box (0 for a hit).
+
+    The larger of the horizontal and vertical gaps, each in cells of its axis: a miss by 0.5
+    would have been a hit with the box grown by one cell on each side.
+    """
+    grown = _grown(box, geometry, spatial_map.shape)
+    cell_h, cell_w = geometry.cell_size(spatial_map.shape)
+    y, x = peak_centre(spatial_map, geometry)
+    gap_x = max(grown[0] - x, x - grown[2], 0.0) / cell_w
+    gap_y = max(grown[1] - y, y - grown[3], 0.0) / cell_h
+    return max(gap_x, gap_y)
 
 
 def reference_frames(positions: np.ndarray, stream: str, flow_stack: int) -> np.ndarray:
@@ -102,6 +129,7 @@ class AttentionScore:
 
     hits: list[bool] = field(default_factory=list)
     chances: list[float] = field(default_factory=list)
+    misses: list[float] = field(default_factory=list)  # miss_cells per frame (0 for a hit)
     masses: list[float] = field(default_factory=list)
     uniforms: list[float] = field(default_factory=list)
     videos: int = 0
@@ -115,6 +143,9 @@ class AttentionScore:
             "spatial_pointing": mean(self.hits) if spatial else None,
             "spatial_pointing_chance": mean(self.chances) if spatial else None,
             "spatial_frames": len(self.hits) if spatial else 0,
+            # diagnostics: how near the peak lands when it misses
+            "spatial_within_one_cell": mean([m <= 1.0 for m in self.misses]) if spatial else None,
+            "spatial_miss_cells": mean([m for m in self.misses if m > 0]) if spatial else None,
             "temporal_mass": mean(self.masses) if temporal else None,
             "temporal_mass_uniform": mean(self.uniforms) if temporal else None,
             "videos": self.videos,
@@ -158,6 +189,7 @@ def score_cache(cache: FeatureCache, truth: dict[str, VideoTruth], source_size: 
                 if result is not None:
                     score.hits.append(result[0])
                     score.chances.append(result[1])
+                    score.misses.append(miss_cells(spatial_map, box, geometry))
     return score
 
 

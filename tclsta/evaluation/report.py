@@ -206,12 +206,14 @@ def attention_metrics_table(section: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["Spatial pointing: fraction of annotated sampled test frames whose arg-max cell of m̃ "
              "(mapped back to source pixels) falls in the actor's box grown by half a cell; chance: the "
              "grown box's mean area fraction of the crop. Temporal mass: Σ softmax(γ) over the sampled "
-             "frames inside the annotated action; uniform: the fraction of sampled frames inside.", "",
-             "| Stream | spatial pointing | chance | ratio | temporal mass | uniform | ratio | videos |",
-             "|---|---|---|---|---|---|---|---|"]
+             "frames inside the annotated action; uniform: the fraction of sampled frames inside. Within one cell: "
+             "the fraction of frames whose peak lies at most one cell outside the grown box (hits included).", "",
+             "| Stream | spatial pointing | chance | ratio | within one cell | temporal mass | uniform | ratio | videos |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, entry in section.items():
+        near = entry.get("spatial_within_one_cell")
         cells = pair(entry["spatial_pointing"], entry["spatial_pointing_chance"]) + \
-            pair(entry["temporal_mass"], entry["temporal_mass_uniform"])
+            ["–" if near is None else f"{near:.3f}"] + pair(entry["temporal_mass"], entry["temporal_mass_uniform"])
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {entry['videos']} |")
     return lines
 
