@@ -105,3 +105,17 @@ def test_chance_section_hand_made() -> None:
     # 3 of 4 right: +0.5 over chance, 3x chance; P(X >= 3 | n=4, p=1/4) = 13/256
     assert rows == ["| Frame | 0.750 (3/4) | +0.500 (3.0× chance) | 0.051 |"]
     assert not any(line.startswith("| Two-stream") for line in lines)
+
+
+def test_attention_table_rows_ratios_and_near_misses():
+    from tclsta.evaluation.report import attention_metrics_table
+
+    section = {"rgb_both": {"spatial_pointing": 0.6, "spatial_pointing_chance": 0.15, "spatial_within_one_cell": 0.9,
+                            "temporal_mass": 0.5, "temporal_mass_uniform": 0.4, "videos": 12},
+               "flow_temporal": {"spatial_pointing": None, "spatial_pointing_chance": None,
+                                 "spatial_within_one_cell": None, "temporal_mass": 0.8,
+                                 "temporal_mass_uniform": 0.5, "videos": 12}}
+    lines = attention_metrics_table(section)
+    assert lines[-2] == "| rgb_both | 0.600 | 0.150 | 4.0× | 0.900 | 0.500 | 0.400 | 1.2× | 12 |"
+    assert lines[-1] == "| flow_temporal | – | – | – | – | 0.800 | 0.500 | 1.6× | 12 |"
+    assert attention_metrics_table({})[0].startswith("No attention ground truth")
