@@ -23,7 +23,9 @@ is linear on ``Φ = [√θ_1 Φ_1, √θ_2 Φ_2]``, warm-started from the last r
 ``v = [v_1; v_2]`` give ``w_m = √θ_m v_m`` (so ``½ ‖v‖² = ½ Σ_m ‖w_m‖² / θ_m``) and
 ``‖w_m‖² = θ_m ‖v_m‖²``, which is ``θ_m² Σ_c β_cᵀ K_m β_c`` when ``v = Φᵀ β``. With every
 training video a landmark the map is exact and the results equal the exact path's (tested).
-BENCHMARK
+``benchmarks/mkl.py`` (2 cores, 101 classes): exact ≈ 250 CPU s at 500 videos, 369 s wall at
+2,000, ~41 h extrapolated at UCF101's 9,537; rank 1000: 10 s at 2,000 (99.8 % of test
+predictions as the exact path's), 80 s at 9,537, 125 s at 15,000 (THUMOS14).
 """
 
 from __future__ import annotations
