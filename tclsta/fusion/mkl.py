@@ -15,17 +15,17 @@ primal, ``f_c = K β_c + b_c``, by Chapelle's primal Newton method), then the cl
 (one θ shared by the classes), until θ stops moving. ``p = 1`` gives sparse kernel
 weights, ``p → ∞`` uniform ones.
 
-That exact path (``rank=None``) costs O(V³) per θ round plus a Newton solve in V dimensions per
-class: hours at UCF101 size. By default (``rank``, config ``mkl.rank``) each RBF kernel gets a
-Nyström feature map on ``rank`` class-stratified training videos, ``Φ_m = K_{V,L} U Λ^{-1/2}``
+That exact path (``rank=None``) costs O(V³) per θ round plus Newton steps in up to V dimensions
+per class: days at UCF101 size as first written. By default (``rank``, config ``mkl.rank``)
+each RBF kernel gets a Nyström feature map on ``rank`` class-stratified training videos, ``Φ_m = K_{V,L} U Λ^{-1/2}``
 (``K_m ≈ Φ_m Φ_mᵀ``; a linear kernel's map is its features, exact), and the SVM for fixed θ
 is linear on ``Φ = [√θ_1 Φ_1, √θ_2 Φ_2]``, warm-started from the last round. Its weights
 ``v = [v_1; v_2]`` give ``w_m = √θ_m v_m`` (so ``½ ‖v‖² = ½ Σ_m ‖w_m‖² / θ_m``) and
 ``‖w_m‖² = θ_m ‖v_m‖²``, which is ``θ_m² Σ_c β_cᵀ K_m β_c`` when ``v = Φᵀ β``. With every
 training video a landmark the map is exact and the results equal the exact path's (tested).
-``benchmarks/mkl.py`` (2 cores, 101 classes): exact ≈ 250 CPU s at 500 videos, 369 s wall at
-2,000, ~41 h extrapolated at UCF101's 9,537; rank 1000: 10 s at 2,000 (99.8 % of test
-predictions as the exact path's), 80 s at 9,537, 125 s at 15,000 (THUMOS14).
+``benchmarks/mkl.py`` (2 cores, 101 classes): exact as first written 251 CPU s at 500 videos,
+~41 h extrapolated to UCF101's 9,537; exact today 369 s wall at 2,000; rank 1000: 10 s at
+2,000 (99.8 % of test predictions as the exact path's), 80 s at 9,537, 125 s at 15,000 (THUMOS14).
 """
 
 from __future__ import annotations
