@@ -156,7 +156,7 @@ def _awl_test_scores(out: str | Path, split: int, source: str, scores: ScoreSet,
 def _mkl(config: dict[str, Any], scores: ScoreSet, fit: np.ndarray, test: np.ndarray) -> np.ndarray:
     """MKL fusion (Table VIII): the streams' scores as features, one kernel per stream; test decision values."""
     mkl = config["mkl"]
-    model = LpMKL(p=mkl["p"], c=mkl["c"], kind=mkl["kernel"])
+    model = LpMKL(p=mkl["p"], c=mkl["c"], kind=mkl["kernel"], rank=mkl["rank"])
     model.fit([scores.scores[s][fit] for s in STREAMS], scores.labels[fit], len(scores.class_names))
     log.info("MKL on %d videos: kernel weights θ = %s", len(fit), np.round(model.theta, 4).tolist())
     return model.decision_function([scores.scores[s][test] for s in STREAMS])
