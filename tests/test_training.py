@@ -133,9 +133,9 @@ def test_holdout_takes_whole_groups(dataset):
     assert len(val0) == 0 and len(fit0) == len(train)
 
 
-def small_config(tmp_path, **stream):
+def small_config(tmp_path, seed=3, **stream):
     return validate({
-        "output_dir": str(tmp_path), "device": "cpu", "seed": 3,
+        "output_dir": str(tmp_path), "device": "cpu", "seed": seed,
         "model": {"depth": 18, "base_width": 4, "flow_stack": 3, "cam_channels": 8, "lstm_hidden": 8},
         "stream": {"segments": 2, "crop_size": 32, "batch_size": 4, "iterations": {"rgb": 6, "flow": 6},
                    "lr": 0.01, "validate_every": 2, "checkpoint_every": 2, "holdout_fraction": 0.25,
@@ -177,3 +177,26 @@ def test_final_checkpoint_loads_with_weights_only(dataset, tmp_path):
     assert "backbone.conv1.weight" in blob["state_dict"] and blob["meta"]["history"] == []
     model, meta = load_final(path)
     assert model.heads == ("frame",) and meta["class_names"] == ["class0", "class1", "class2"]
+
+
+def test_keep_best_writes_the_best_validated_weights(dataset, tmp_path):
+    config = small_config(tmp_path, keep="best", lr=0.5, iterations={"rgb": 8, "flow": 8}, seed=4)
+    best = train_stream(config, job(dataset, tmp_path / "best.pt"))
+    model, meta = load_final(best)
+    accuracies = [h["val_acc"] for h in meta["history"]]
+    kept = meta["kept_iteration"]
+    assert kept == max(h["iteration"] for h in meta["history"] if h["val_acc"] == max(accuracies))
+    assert kept < 8, "the run must end below its best validation for this test to tell best from final"
+    # the same run stopped at the kept iteration (same batches, same validations) ends with those weights
+    until = train_stream(small_config(tmp_path, lr=0.5, iterations={"rgb": kept, "flow": kept}, seed=4),
+                         job(dataset, tmp_path / "until.pt"))
+    reference, _ = load_final(until)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
+    # a killed keep=best run resumes with its best weights so far
+    interrupted = tmp_path / "interrupted.pt"
+    assert train_stream(config, job(dataset, interrupted), stop_after=kept + 1) is None
+    train_stream(config, job(dataset, interrupted))
+    resumed, resumed_meta = load_final(interrupted)
+    assert resumed_meta["kept_iteration"] == kept
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in model.state_dict().items())

@@ -3,6 +3,8 @@
 SGD with momentum and weight decay; the learning rate drops ×0.1 when the accuracy on a
 held-out part of the training videos stops improving for ``stream.lr_patience``
 validations; the three heads' cross-entropies are summed with ``stream.loss_weights``.
+``stream.keep`` chooses the weights written: ``final`` (the last iteration's, as TSN) or
+``best`` (the validation with the highest accuracy, the latest of ties).
 Every batch is a pure function of (seed, iteration) (see
 :class:`tclsta.data.frames_dataset.TrainBatches`), so with the state in the resume file a
 restarted job continues exactly the run it replaces.
@@ -78,6 +80,11 @@ def _running(average: torch.Tensor | None, value: torch.Tensor) -> torch.Tensor:
     return value if average is None else 0.9 * average + 0.1 * value
 
 
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A copy of a state_dict in host memory (the live one changes with every step)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
 def fingerprint(config: dict[str, Any], job: StreamJob) -> str:
     """What a resume file must have been made with to be continued (the list of streams/attentions run is not)."""
     stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions", "num_workers")}
@@ -107,14 +114,14 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
                                                            patience=scfg["lr_patience"])
     total = scfg["iterations"][job.stream]
     resume, key = resume_path(job.output), fingerprint(config, job)
-    start, history, loss_avg, acc_avg = 0, [], None, None
+    start, history, loss_avg, acc_avg, best = 0, [], None, None, None
     state = load_resume(resume, key)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
-        start, history = state["iteration"], state["history"]
+        start, history, best = state["iteration"], state["history"], state.get("best")
         loss_avg, acc_avg = (None if v is None else torch.tensor(v, device=device) for v in state["running"])
         log.info("%s: resuming at iteration %d of %d", resume, start, total)
 
@@ -131,7 +138,7 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
         save_resume(resume, {
             "fingerprint": key, "iteration": iteration, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "rng": torch.get_rng_state(), "history": history,
+            "rng": torch.get_rng_state(), "history": history, "best": best,
             "running": [None if v is None else float(v) for v in (loss_avg, acc_avg)],
         })
 
@@ -158,6 +165,8 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
                             "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"]})
             log.info("iteration %d: loss %.3f, train acc %.3f, validation acc %.3f, lr %.0e",
                      iteration, float(loss_avg), float(acc_avg), val_acc, optimizer.param_groups[0]["lr"])
+            if scfg["keep"] == "best" and (best is None or val_acc >= best["val_acc"]):
+                best = {"iteration": iteration, "val_acc": val_acc, "model": _cpu_copy(model.state_dict())}
             model.train()
         if iteration % scfg["checkpoint_every"] == 0 or iteration == total:
             snapshot(iteration)
@@ -166,9 +175,14 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
             return None
     progress.close()
 
+    kept = total
+    if best is not None:
+        model.load_state_dict(best["model"])
+        kept = best["iteration"]
+        log.info("keeping the weights of iteration %d (validation acc %.3f)", kept, best["val_acc"])
     meta = {
         "split": job.split, "stream": job.stream, "attention": job.attention, "class_names": names,
-        "model": mcfg, "stream_config": scfg, "seed": seed, "iterations": total, "history": history,
+        "model": mcfg, "stream_config": scfg, "seed": seed, "iterations": total, "kept_iteration": kept, "history": history,
         "fingerprint": key, "fit_videos": list(fit["video_id"]),  # what it fitted (the leakage test reads it)
     }
     save_final(job.output, model, meta)
