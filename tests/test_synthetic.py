@@ -85,6 +85,20 @@ def test_distractors_never_wear_an_actor_colour():
         assert syn.LUMA_WEIGHTS @ np.array(d.colour) == pytest.approx(syn.OBJECT_LUMA)
 
 
+def test_clutter_distractors_wear_the_actor_colours():
+    hsv = lambda rgb: cv2.cvtColor(np.float32([[rgb]]) / 255, cv2.COLOR_RGB2HSV)[0, 0, 0]  # noqa: E731
+    actor_hues = [hsv(syn.equal_luma_colour(h)) for h in (0.0, 120.0, 240.0)]
+    clutter = settings(distractor_hues="actors")
+    distractors = [d for label in range(6) for group in range(1, 9)
+                   for d in syn.sample_video(syn.video_seed(0, label, group, 1), syn.class_specs(6)[label],
+                                             clutter).distractors]
+    nearest = [int(np.argmin([abs((hsv(d.colour) - hue + 180) % 360 - 180) for hue in actor_hues]))
+               for d in distractors]
+    for d, k in zip(distractors, nearest):
+        assert abs((hsv(d.colour) - actor_hues[k] + 180) % 360 - 180) < 1  # exactly an actor colour
+    assert set(nearest) == {0, 1, 2}  # every class colour appears among them
+
+
 def test_layout_matches_ucf101(small_dataset):
     root = small_dataset
     lists = root / "ucfTrainTestlist"
@@ -237,9 +251,14 @@ def actor_mask(params: syn.VideoParams, t: int) -> np.ndarray:
     return np.abs(syn.render(params)[t].astype(int) - syn.render(grey_actor)[t]).max(axis=-1) > 20
 
 
-def test_the_variant_preset_differs_from_the_default_only_in_its_dataset():
-    preset, default = yaml.safe_load(PRESET.read_text()), yaml.safe_load(DEFAULT.read_text())
+@pytest.mark.parametrize("name", ["synthetic-translate.yaml", "synthetic-clutter.yaml"])
+def test_the_variant_presets_differ_from_the_default_only_in_their_dataset(name):
+    preset, default = yaml.safe_load((PRESET.parent / name).read_text()), yaml.safe_load(DEFAULT.read_text())
     assert {k for k in preset.keys() | default.keys() if preset.get(k) != default.get(k)} == {"synthetic", "output_dir"}
+    validate(preset)
+
+
+def test_translate_class_names():
     classes = [s.name for s in syn.class_specs(12, "translate")]
     assert classes[:4] == ["RedRight", "RedLeft", "RedDown", "RedUp"] and len(set(classes)) == 12
     with pytest.raises(ConfigError, match="multiple of 4"):

@@ -23,7 +23,9 @@ Design (a fair miniature in which the paper's claims can be *tested*)
   blobs + fine grain, luma ≈ 40–110) and 1–3 distractors (discs, squares, triangles) at the
   actor's luma, coloured with hues from the middle thirds between the actor hues (colourful,
   never an actor colour); they are static or drift at 1–3 px/frame, bouncing off the borders,
-  and never spin. The actor covers ≈ 5–6 % of the frame.
+  and never spin. The actor covers ≈ 5–6 % of the frame. ``synthetic.distractor_hues: actors``
+  paints each distractor in one of the actor colours instead (the clutter preset): then a
+  frame's colours no longer name the class, only the cross's colour does.
 * **A temporal sub-window for temporal attention.** The actor exists only during a random
   window of ``action_fraction`` of the clip (default 40 %, 13 of 32 frames); outside it the
   frames hold only background and distractors, which carry no class information.
@@ -226,7 +228,7 @@ def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, 
     angle0 = float(rng.uniform(0.0, math.pi / 2))
     low, high = settings["distractors"]
     actor_hues = sorted({s.hue for s in class_specs(settings["num_classes"], settings["motion"])})
-    distractors = tuple(_sample_distractor(rng, arm, height, width, actor_hues)
+    distractors = tuple(_sample_distractor(rng, arm, height, width, actor_hues, settings["distractor_hues"])
                         for _ in range(int(rng.integers(low, high + 1))))
     return VideoParams(height=height, width=width, frames=frames,
                        colour=tuple(equal_luma_colour(spec.hue).tolist()), spin=spec.spin,
@@ -250,14 +252,16 @@ def _path_start(rng: np.random.Generator, velocity: tuple[float, float], length:
 
 
 def _sample_distractor(rng: np.random.Generator, arm: float, height: int, width: int,
-                       actor_hues: list[float]) -> Distractor:
-    """A distractor; its hue lies in the middle third between two neighbouring actor hues."""
+                       actor_hues: list[float], hues: str = "between") -> Distractor:
+    """A distractor; its hue lies in the middle third between two neighbouring actor hues
+    (``hues="between"``) or is one of the actor hues, drawn uniformly (``"actors"``)."""
     radius = float(rng.uniform(0.45, 0.75)) * arm
     speed = 0.0 if rng.random() < 1 / 3 else float(rng.uniform(1.0, 3.0))
     heading = float(rng.uniform(0.0, 2 * math.pi))
     return Distractor(
         shape=DISTRACTOR_SHAPES[int(rng.integers(len(DISTRACTOR_SHAPES)))],
-        colour=tuple(equal_luma_colour(_between(rng, actor_hues)).tolist()),
+        colour=tuple(equal_luma_colour(_between(rng, actor_hues) if hues == "between"
+                                       else actor_hues[int(rng.integers(len(actor_hues)))]).tolist()),
         radius=radius,
         start=(float(rng.uniform(radius, width - radius)), float(rng.uniform(radius, height - radius))),
         velocity=(speed * math.cos(heading), speed * math.sin(heading)),
