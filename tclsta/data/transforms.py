@@ -15,6 +15,8 @@ values; flow maps q ↦ (q − 127.5)/127.5, so 0 px of motion is 0, ±bound is 
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Sequence
 
 import cv2
@@ -74,9 +76,16 @@ def normalise(x: torch.Tensor, flow: bool) -> torch.Tensor:
     x = x.float()
     if flow:
         return (x - FLOW_CENTRE) / FLOW_CENTRE
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1) * 255.0
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1) * 255.0
+    mean, std = _rgb_statistics(x.device)
     return (x - mean) / std
+
+
+@functools.lru_cache(maxsize=None)
+def _rgb_statistics(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std on the 0..255 scale, (3, 1, 1), made once per device: building them per
+    batch would copy host lists to the GPU, a blocking copy, on every step."""
+    return (torch.tensor(IMAGENET_MEAN, device=device).view(3, 1, 1) * 255.0,
+            torch.tensor(IMAGENET_STD, device=device).view(3, 1, 1) * 255.0)
 
 
 def train_transform(clip: np.ndarray, *, flow: bool, size: int, scales: Sequence[float],
