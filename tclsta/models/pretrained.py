@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -26,7 +25,9 @@ from urllib.parse import urlparse
 
 import torch
 
+from tclsta.atomic import atomic_path
 from tclsta.errors import ConfigError, TclstaError
+from tclsta.hashing import CHUNK, sha256_file
 from tclsta.models.resnet import ResNet, load_pretrained
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ IMAGENET_FILES = {
     152: "resnet152-394f9c45.pth",
 }
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.")
-_CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
@@ -64,15 +64,6 @@ def hash_prefix(name: str) -> str | None:
     return match.group(1) if match else None
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(url: str, timeout: float = 60.0) -> Path:
     """The cached copy of ``url``, downloading it first if absent; checked against the hash in its name."""
     name = Path(urlparse(url).path).name
@@ -81,23 +72,18 @@ def fetch(url: str, timeout: float = 60.0) -> Path:
     target = cache_dir() / name
     expected = hash_prefix(name)
     if target.is_file():
-        if expected and not sha256(target).startswith(expected):
+        if expected and not sha256_file(target).startswith(expected):
             raise TclstaError(f"{target}: cached file does not match the SHA-256 prefix {expected} in its name "
                               f"(corrupt); delete it to download it again from {url}")
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{name}.", suffix=".partial", delete=False)
-    tmp = Path(handle.name)
     hint = f"download {url} by other means and put it at {target} (or set model.pretrained to a local file)"
-    try:
-        with handle:
+    with atomic_path(target) as tmp:  # a failed or cut-off download leaves nothing behind
+        with open(tmp, "wb") as handle:
             digest = _download(url, handle, timeout, hint)
         if expected and not digest.startswith(expected):
             raise TclstaError(f"{url}: downloaded file has SHA-256 {digest[:16]}…, its name says {expected}…; "
                               f"nothing was cached. {hint}")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("downloaded %s to %s", url, target)
     return target
 
@@ -110,7 +96,7 @@ def _download(url: str, handle: Any, timeout: float, hint: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             announced = response.headers.get("Content-Length")
-            for block in iter(lambda: response.read(_CHUNK), b""):
+            for block in iter(lambda: response.read(CHUNK), b""):
                 digest.update(block)
                 handle.write(block)
                 received += len(block)

@@ -9,7 +9,6 @@ loadable with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 import zipfile
@@ -20,6 +19,7 @@ import torch
 
 from tclsta.atomic import atomic_path
 from tclsta.errors import TclstaError
+from tclsta.hashing import sha256_file
 from tclsta.models.stream import AttentionStream, build_stream
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,7 @@ def save_final(path: str | Path, model: AttentionStream, meta: dict[str, Any]) -
 
 def file_hash(path: str | Path) -> str:
     """Short SHA-256 of a file's bytes (names the checkpoint a feature cache came from)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return sha256_file(path)[:16]
 
 
 def load_final(path: str | Path) -> tuple[AttentionStream, dict[str, Any]]:
