@@ -21,8 +21,10 @@ DEPTH = 2
 def folders(root: Path, depth: int = DEPTH) -> Iterator[Path]:
     """``root`` and its non-hidden subfolders down to ``depth`` levels, breadth first, sorted by name."""
     level = [root]
-    for _ in range(depth + 1):
+    for d in range(depth + 1):
         yield from level
+        if d == depth:
+            return  # listing the deepest level's children would only be thrown away
         level = sorted(c for folder in level for c in folder.iterdir() if c.is_dir() and not c.name.startswith("."))
 
 
