@@ -88,22 +88,28 @@ def is_stale(path: Path, now: float | None = None) -> bool:
     return idle > STALE_AFTER_S
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temporaries in ``folder`` left by killed jobs (see :func:`is_stale`); return them."""
-    removed = []
+def stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """The temporaries in ``folder`` left by killed jobs (see :func:`is_stale`); none if it does not exist."""
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
-        return removed
-    for entry in entries:
-        path = Path(entry.path)
-        if not entry.name.startswith(".") or not is_stale(path):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path)
+        return []
+    return [Path(e.path) for e in entries if e.name.startswith(".") and is_stale(Path(e.path))]
+
+
+def remove_temporary(path: Path) -> None:
+    """Remove a temporary file or folder (a link is removed, not followed)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries in ``folder`` left by killed jobs (see :func:`is_stale`); return them."""
+    removed = stale_temporaries(folder)
+    for path in removed:
+        remove_temporary(path)
     return removed
 
 

@@ -165,6 +165,29 @@ def test_verify_command_reports_then_repairs(extracted: dict, capsys: pytest.Cap
     assert not (out / "extract" / "shard_0.tsv").exists()  # so the workflow extracts v1 again
 
 
+def test_verify_finds_and_repairs_stale_temporaries_once_each(extracted: dict,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    out, frames = extracted["out"], extracted["frames"]
+    merge_shards([out / "extract" / "shard_0.tsv"], out / "frames_index.csv", out / "bad.txt", frames)
+    day_ago = time.time() - atomic.STALE_AFTER_S - 60
+    in_out = out / "cln" / ".cln.pt.0123abcd.12@elsewhere.tmp.pt"  # a killed job's file below the output
+    in_frames = frames / ".v9.0123abcd.12@elsewhere.tmp"  # a killed extraction's video folder
+    inside_video = frames / "v1" / ".x.0123abcd.12@elsewhere.tmp"  # video folders are not searched
+    in_out.parent.mkdir(parents=True, exist_ok=True)
+    in_out.write_text("x")
+    in_frames.mkdir()
+    inside_video.write_text("x")
+    for path in (in_out, in_frames, inside_video):
+        os.utime(path, (day_ago, day_ago))
+    args = ["verify", "--set", f"output_dir={out}"]
+    assert main(args) == 0
+    logged = capsys.readouterr().err
+    reported = sorted(line.split("stale temporary: ")[1] for line in logged.splitlines() if "stale temporary: " in line)
+    assert reported == sorted(str(p) for p in (in_out, in_frames))  # each once
+    assert main([*args, "--repair"]) == 0
+    assert not in_out.exists() and not in_frames.exists() and inside_video.exists()
+
+
 # --- 3. truncated videos -------------------------------------------------------------------------
 
 

@@ -38,18 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stale_temporaries(out: Path, frames: Path) -> list[Path]:
     """Temporaries of killed jobs in the run's folders (the video folders themselves are not searched)."""
-    from tclsta.atomic import is_stale
+    from tclsta import atomic
 
     found: set[Path] = set()
-    for top in (out, frames):
-        for folder, subfolders, names in os.walk(top):
-            found.update(Path(folder) / n for n in subfolders + names if n.startswith(".") and is_stale(Path(folder) / n))
+    for top in [out] + ([] if frames.is_relative_to(out) else [frames]):  # out's walk reaches a frames below it
+        for folder, subfolders, _ in os.walk(top):
+            found.update(atomic.stale_temporaries(folder))
             subfolders[:] = [] if Path(folder) == frames else [d for d in subfolders if not d.startswith(".")]
     return sorted(found)
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta import paths
+    from tclsta.atomic import remove_temporary
     from tclsta.data import layout
     from tclsta.data.frame_index import read_index_table
     from tclsta.data.verify import damaged_summary, verify_index
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
                                      + damaged_summary(index))
         return
     for path in leftovers:
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        remove_temporary(path)
     if not damaged:
         return
     for video_id in damaged:
