@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tclsta.errors import DISK_FULL_ERRNOS, disk_full_error
+from tclsta.errors import DISK_FULL_ERRNOS, disk_full_error, find_cause
 
 # A temporary of another host (whose processes we cannot see) counts as abandoned after this long untouched.
 STALE_AFTER_S = 24 * 3600
@@ -165,8 +165,6 @@ def _raise_if_disk_full(err: BaseException | None, final: Path) -> None:
 
     torch.save, for one, answers ENOSPC with a RuntimeError raised while handling the OSError.
     """
-    seen = err
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in DISK_FULL_ERRNOS:
-            raise disk_full_error(final, seen) from err
-        seen = seen.__cause__ or seen.__context__
+    full = find_cause(err, lambda e: isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS)
+    if full is not None:
+        raise disk_full_error(final, full) from err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Callable
 
 
 class TclstaError(RuntimeError):
@@ -48,6 +49,15 @@ class DiskFullError(TclstaError):
 
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def find_cause(err: BaseException | None, matches: Callable[[BaseException], bool]) -> BaseException | None:
+    """``err`` or the first error it arose from (``__cause__``, else ``__context__``) that ``matches``."""
+    while err is not None:
+        if matches(err):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def mount_point(path: str | os.PathLike) -> str:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tclsta.errors import find_cause
 from tclsta.flow import native
 
 log = logging.getLogger(__name__)
@@ -276,11 +277,7 @@ def _fused(fn, compiled: bool):
 def _is_out_of_memory(err: BaseException | None) -> bool:
     """Whether ``err`` is, or was caused by, a device out-of-memory error (torch wraps errors
     raised while compiling or running a compiled graph in its own types)."""
-    while err is not None:
-        if isinstance(err, torch.cuda.OutOfMemoryError):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
+    return find_cause(err, lambda e: isinstance(e, torch.cuda.OutOfMemoryError)) is not None
 
 
 def _one_scale(

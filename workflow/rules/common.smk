@@ -17,8 +17,9 @@ try:
     config = _validate_config(config, source="snakemake config")
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
-if workflow_path_problems(config):
-    raise WorkflowError("snakemake config:\n  " + "\n  ".join(workflow_path_problems(config)))
+_path_problems = workflow_path_problems(config)
+if _path_problems:
+    raise WorkflowError("snakemake config:\n  " + "\n  ".join(_path_problems))
 
 
 wildcard_constraints:
