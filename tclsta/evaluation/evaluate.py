@@ -110,6 +110,7 @@ def split_rows(out: str | Path, split: int, config: dict[str, Any], attention_me
     fitted_on: dict[str, Any] = {}
     diagnostics: dict[str, Any] = {}
     caches: dict[tuple[str, str], FeatureCache] = {}
+    manifest = read_manifest(paths.manifest(out)) if set(streams) >= {"rgb", "flow"} else None
     with ExitStack() as files:
         for attention in attentions:
             for stream in streams:
@@ -121,9 +122,8 @@ def split_rows(out: str | Path, split: int, config: dict[str, Any], attention_me
                 if attention != "none":
                     rows[f"{STREAM_LABEL[stream]}{ATTENTION_SUFFIX[attention]}{FRAME_HEAD_ONLY}"] = _test_rows(
                         cache, cache.scores["frame"])
-            if set(streams) >= {"rgb", "flow"}:
-                pair = heldout_score_set(caches["rgb", attention], caches["flow", attention],
-                                         read_manifest(paths.manifest(out)),
+            if manifest is not None:  # both streams run
+                pair = heldout_score_set(caches["rgb", attention], caches["flow", attention], manifest,
                                          paths.feature_cache(out, split, "rgb", attention),
                                          paths.feature_cache(out, split, "flow", attention))
                 test = pair.subset("test")
