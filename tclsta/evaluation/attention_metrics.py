@@ -20,7 +20,6 @@ inside the action when that frame is, and its box is that frame's box.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +159,7 @@ def score_cache(cache: FeatureCache, truth: dict[str, VideoTruth], source_size: 
     asked for videos with boxes.
     """
     score = score or AttentionScore()
-    config = json.loads(cache.attrs["config"]) if isinstance(cache.attrs.get("config"), str) else cache.attrs["config"]
+    config = cache.config()
     stream = cache.attrs["stream"]
     flow_stack = int(config["model"]["flow_stack"])
     spatial = cache.attrs["attention"] in SPATIAL_MODES and cache.spatial_maps is not None

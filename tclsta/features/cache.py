@@ -137,6 +137,11 @@ class FeatureCache:
                 yield v, block[first:first + int(self.lengths[v])]
             video = stop
 
+    def config(self) -> Any:
+        """The configuration the cache was dumped with (its ``config`` attribute, stored as JSON); None if absent."""
+        value = self.attrs.get("config")
+        return json.loads(value) if isinstance(value, str) else value
+
     def subset(self, split: str) -> np.ndarray:
         """Indices of the videos whose split membership is ``split`` ("train" / "test")."""
         return np.array([i for i, s in enumerate(self.splits) if s == split], dtype=np.int64)

@@ -11,7 +11,6 @@ the trainer also records the videos it fitted in its checkpoint, so a test can c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,9 +27,8 @@ ROLES = ("train", "holdout", "test")
 
 def cache_stream_config(cache: FeatureCache, path: str | Path = "") -> tuple[float, int]:
     """``(stream.holdout_fraction, seed)`` the cache's stream was trained with (from its ``config`` attribute)."""
-    config = cache.attrs.get("config")
     try:
-        config = json.loads(config) if isinstance(config, str) else config
+        config = cache.config()
         return float(config["stream"]["holdout_fraction"]), int(config["seed"])
     except (TypeError, KeyError, ValueError) as err:
         raise DatasetError(f"{path}: the feature cache does not record its stream's holdout settings "
