@@ -148,6 +148,13 @@ def one_vs_rest_svm(x: np.ndarray, targets: np.ndarray, c: float, start: np.ndar
     return v[:-1], v[-1], float(sum(value for _, value in solutions))
 
 
+def positive_spectrum(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues and eigenvectors of the symmetric ``k``, those below 1e-10 of the largest dropped."""
+    eigenvalues, vectors = np.linalg.eigh(k)
+    keep = eigenvalues > 1e-10 * max(float(eigenvalues.max()), 1e-300)
+    return eigenvalues[keep], vectors[:, keep]
+
+
 def kernel_svm(k: np.ndarray, targets: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray, float]:
     """One-vs-rest L2-SVM on a fixed kernel; returns ``β [V, C]`` (``f = K β + b``), ``b [C]`` and the objective.
 
@@ -156,11 +163,10 @@ def kernel_svm(k: np.ndarray, targets: np.ndarray, c: float) -> tuple[np.ndarray
     the largest dropped), where each class is a linear L2-SVM (:func:`one_vs_rest_svm`);
     ``β = U Λ^{-1/2} w``.
     """
-    eigenvalues, vectors = np.linalg.eigh((k + k.T) / 2)
-    keep = eigenvalues > 1e-10 * max(float(eigenvalues.max()), 1e-300)
-    root = np.sqrt(eigenvalues[keep])
-    w, bias, value = one_vs_rest_svm(vectors[:, keep] * root, targets, c)
-    return vectors[:, keep] @ (w / root[:, None]), bias, value
+    eigenvalues, vectors = positive_spectrum((k + k.T) / 2)
+    root = np.sqrt(eigenvalues)
+    w, bias, value = one_vs_rest_svm(vectors * root, targets, c)
+    return vectors @ (w / root[:, None]), bias, value
 
 
 def stratified_landmarks(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -196,9 +202,8 @@ class FeatureMap:
         """The map of kernel ``kind`` with width ``gamma`` on ``landmarks [L, D]``."""
         if kind == "linear":
             return cls(kind, gamma)
-        eigenvalues, vectors = np.linalg.eigh(kernel(landmarks, landmarks, kind, gamma))
-        keep = eigenvalues > 1e-10 * max(float(eigenvalues.max()), 1e-300)
-        return cls(kind, gamma, landmarks, vectors[:, keep] / np.sqrt(eigenvalues[keep]))
+        eigenvalues, vectors = positive_spectrum(kernel(landmarks, landmarks, kind, gamma))
+        return cls(kind, gamma, landmarks, vectors / np.sqrt(eigenvalues))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``Φ(x) [V, r]``."""
