@@ -164,10 +164,11 @@ def _fill(cache: FeatureCache, slot_of: np.ndarray, counts: np.ndarray, training
     for video, features in cache.iter_videos():
         slot = int(slot_of[video])
         pick = evenly(len(features), int(counts[slot]))
-        frames.write(slot, features[pick])
+        picked = features[pick]
+        frames.write(slot, picked)
         weights[slot, :len(pick)] = frame_weights(cache, video)[pick]
         if training[slot]:
-            moments.add(features[pick].astype(np.float32) * weights[slot, :len(pick), None])
+            moments.add(picked.astype(np.float32) * weights[slot, :len(pick), None])
     return Side(frames, weights, *input_scale(moments, standardise))
 
 
