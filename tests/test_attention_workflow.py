@@ -26,7 +26,7 @@ VARIANT = {
                   "action_fraction": 0.5, "distractors": [1, 1]},
     "extract": {"shard_size": 24},
     "flow": {"bound": 5},
-    "model": {"base_width": 4, "output_stride": 8, "temporal_attention": "frame", "flow_stack": 2,
+    "model": {"base_width": 4, "output_stride": 8, "max_dilation": 2, "temporal_attention": "frame", "flow_stack": 2,
               "cam_channels": 16, "lstm_hidden": 16},
     "stream": {"attentions": ["both"], "segments": 4, "crop_size": 32, "flip": False, "batch_size": 4,
                "iterations": {"rgb": 150, "flow": 150}, "lr": 0.01, "holdout_fraction": 0.0,

@@ -319,6 +319,28 @@ def test_output_stride_trades_stride_for_dilation_with_the_same_weights(depth):
         ResNet(depth=depth, output_stride=4)
 
 
+@pytest.mark.parametrize("depth", [18, 50])
+def test_max_dilation_caps_the_dilation_that_replaces_the_stride(depth):
+    torch.manual_seed(4)
+    plain = ResNet(depth=depth, base_width=4, num_classes=3, output_stride=8)
+    capped = ResNet(depth=depth, base_width=4, num_classes=3, output_stride=8, max_dilation=2)
+    capped.load_state_dict(plain.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    assert capped.forward_features(x).shape[-2:] == (8, 8)
+    dilations = {name: m.dilation[0] for name, m in capped.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    assert max(dilations.values()) == 2
+    assert dilations["layer3.1.conv1" if depth == 18 else "layer3.1.conv2"] == 2
+    assert dilations["layer4.1.conv1" if depth == 18 else "layer4.1.conv2"] == 2
+    # gridding: a capped conv5 feature depends on no cell 4 away (one impulse, one layer-4 conv)
+    conv = capped.layer4[1].conv1 if depth == 18 else capped.layer4[1].conv2
+    impulse = torch.zeros(1, conv.in_channels, 8, 8)
+    impulse[0, :, 4, 4] = 1.0
+    reached = conv(impulse).abs().sum(dim=(0, 1)) > 0
+    assert reached[4, 4] and reached[2, 2] and not reached[0, 0] and not reached[4, 1]
+    with pytest.raises(Exception, match="max_dilation"):
+        ResNet(depth=depth, output_stride=8, max_dilation=0)
+
+
 def test_frame_scorer_variant_scores_each_frame_by_its_own_feature():
     torch.manual_seed(5)
     branch = TemporalAttention(in_features=4, hidden=3, num_classes=6, scoring="frame").double()

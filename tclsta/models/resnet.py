@@ -7,6 +7,8 @@ every channel count (64 = torchvision) so CPU runs can use tiny networks; ``in_c
 selects 3 (RGB) or 2L (stacked flow) input channels. ``output_stride`` 16 or 8 replaces the
 stride of conv5_x (and conv4_x) by dilation, as torchvision's ``replace_stride_with_dilation``:
 the same weights, a conv5 grid 2× (4×) finer, so small CPU crops still give a 7×7+ attention grid.
+``max_dilation`` caps that dilation: at output stride 8 conv5_x's 3×3 kernels are dilated by 4,
+which on an 8×8 grid reads cells half the grid apart (gridding); capped at 2 they read neighbours.
 """
 
 from __future__ import annotations
@@ -93,12 +95,15 @@ class ResNet(nn.Module):
     """ResNet with a ``forward_features`` (last conv map, conv5_x) / head (GAP + ``fc``) split."""
 
     def __init__(self, *, depth: int = 50, base_width: int = 64, in_channels: int = 3, num_classes: int = 1000,
-                 output_stride: int = 32) -> None:
+                 output_stride: int = 32, max_dilation: int | None = None) -> None:
         super().__init__()
         if depth not in ARCHITECTURES:
             raise ConfigError(f"model.depth={depth}: expected one of {sorted(ARCHITECTURES)}")
         if output_stride not in (8, 16, 32):
             raise ConfigError(f"model.output_stride={output_stride}: expected 8, 16 or 32")
+        if max_dilation is not None and max_dilation < 1:
+            raise ConfigError(f"model.max_dilation={max_dilation}: expected an integer >= 1 or null")
+        self.max_dilation = max_dilation
         block, layers = ARCHITECTURES[depth]
         self.inplanes = base_width
         self.dilation = 1
@@ -126,6 +131,8 @@ class ResNet(nn.Module):
         previous = self.dilation
         if dilate:
             self.dilation *= stride
+            if self.max_dilation is not None:
+                self.dilation = min(self.dilation, self.max_dilation)
             stride = 1
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:

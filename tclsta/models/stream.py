@@ -55,7 +55,8 @@ class AttentionStream(nn.Module):
     average pooling and the frame head; ``spatial`` adds the CAM branch whose map drives
     the weighted pooling; ``temporal`` adds the LSTM branch; ``both`` has all three heads.
     ``backbone`` is a torchvision-compatible ResNet whose ``fc`` is the frame head;
-    ``output_stride`` its conv5 stride (32 = the paper's), ``temporal_attention`` the form of γ
+    ``output_stride`` its conv5 stride (32 = the paper's), ``max_dilation`` the cap on the
+    dilation that replaces the stride (None: torchvision's), ``temporal_attention`` the form of γ
     (``paper`` = Eq. 4–5; ``frame`` = a labelled variant, see :class:`TemporalAttention`).
     """
 
@@ -70,6 +71,7 @@ class AttentionStream(nn.Module):
         cam_channels: int = 1024,
         lstm_hidden: int = 512,
         output_stride: int = 32,
+        max_dilation: int | None = None,
         temporal_attention: str = "paper",
     ) -> None:
         super().__init__()
@@ -77,7 +79,7 @@ class AttentionStream(nn.Module):
             raise ValueError(f"attention={attention!r}: expected one of {ATTENTIONS}")
         self.attention = attention
         self.backbone = ResNet(depth=depth, base_width=base_width, in_channels=in_channels, num_classes=num_classes,
-                               output_stride=output_stride)
+                               output_stride=output_stride, max_dilation=max_dilation)
         dim = self.backbone.num_features
         self.spatial = (
             SpatialAttention(in_channels=dim, cam_channels=cam_channels, num_classes=num_classes)
@@ -148,6 +150,7 @@ def build_stream(model_cfg: dict[str, Any], stream: str, attention: str, num_cla
         cam_channels=model_cfg["cam_channels"],
         lstm_hidden=model_cfg["lstm_hidden"],
         output_stride=model_cfg.get("output_stride", 32),  # checkpoints from before these keys: the paper's
+        max_dilation=model_cfg.get("max_dilation"),
         temporal_attention=model_cfg.get("temporal_attention", "paper"),
     )
     if pretrained:
