@@ -200,3 +200,23 @@ def test_keep_best_writes_the_best_validated_weights(dataset, tmp_path):
     resumed, resumed_meta = load_final(interrupted)
     assert resumed_meta["kept_iteration"] == kept
     assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_clip_grad_norm_bounds_each_step_and_the_log_shows_the_norm(dataset, tmp_path, caplog):
+    from tclsta.models.stream import build_stream
+
+    def moved(clip):
+        config = small_config(tmp_path, iterations={"rgb": 2, "flow": 2}, validate_every=2, weight_decay=0.0,
+                              clip_grad_norm=clip)
+        path = train_stream(config, job(dataset, tmp_path / f"clip{clip}.pt"))
+        torch.manual_seed(config["seed"])
+        start = dict(build_stream(config["model"], "flow", "both", 3).named_parameters())
+        trained, _ = load_final(path)
+        return max(float((p - start[name]).detach().abs().max()) for name, p in trained.named_parameters())
+
+    with caplog.at_level("INFO", logger="tclsta.training.trainer"):
+        free = moved(None)
+    norms = [float(r.getMessage().rsplit(" ", 1)[1]) for r in caplog.records if "largest gradient norm" in r.getMessage()]
+    assert len(norms) == 1 and norms[0] > 1e-3
+    # two SGD steps (lr 0.01, momentum 0.9) of gradients rescaled to norm 1e-6 move no weight by more than 3e-8
+    assert free > 1e-4 and moved(1e-6) < 3e-8

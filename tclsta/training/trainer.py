@@ -114,7 +114,7 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
                                                            patience=scfg["lr_patience"])
     total = scfg["iterations"][job.stream]
     resume, key = resume_path(job.output), fingerprint(config, job)
-    start, history, loss_avg, acc_avg, best = 0, [], None, None, None
+    start, history, loss_avg, acc_avg, best, grad_max = 0, [], None, None, None, None
     state = load_resume(resume, key)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -151,6 +151,10 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
             loss = stream_loss(output, labels, scfg["loss_weights"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+        if scfg["clip_grad_norm"] is not None:
+            torch.nn.utils.clip_grads_with_norm_(model.parameters(), scfg["clip_grad_norm"], norm)
+        grad_max = norm if grad_max is None else torch.maximum(grad_max, norm)  # logged at each validation
         optimizer.step()
         # running averages stay on the device: no host sync per step, only when shown or saved
         loss_avg = _running(loss_avg, loss.detach().float())
@@ -163,8 +167,9 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
             scheduler.step(val_acc)
             history.append({"iteration": iteration, "loss": float(loss_avg), "train_acc": float(acc_avg),
                             "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"]})
-            log.info("iteration %d: loss %.3f, train acc %.3f, validation acc %.3f, lr %.0e",
-                     iteration, float(loss_avg), float(acc_avg), val_acc, optimizer.param_groups[0]["lr"])
+            log.info("iteration %d: loss %.3f, train acc %.3f, validation acc %.3f, lr %.0e, largest gradient norm %.2f",
+                     iteration, float(loss_avg), float(acc_avg), val_acc, optimizer.param_groups[0]["lr"], float(grad_max))
+            grad_max = None
             if scfg["keep"] == "best" and (best is None or val_acc >= best["val_acc"]):
                 best = {"iteration": iteration, "val_acc": val_acc, "model": _cpu_copy(model.state_dict())}
             model.train()
