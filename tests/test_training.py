@@ -220,3 +220,28 @@ def test_clip_grad_norm_bounds_each_step_and_the_log_shows_the_norm(dataset, tmp
     assert len(norms) == 1 and norms[0] > 1e-3
     # two SGD steps (lr 0.01, momentum 0.9) of gradients rescaled to norm 1e-6 move no weight by more than 3e-8
     assert free > 1e-4 and moved(1e-6) < 3e-8
+
+
+def test_schedule_in_epochs_converts_to_iterations_over_the_fitted_videos():
+    from tclsta.training.schedule import iterations_for, stream_schedule
+
+    # hand-computed: 70 passes over 168 videos in batches of 8 = 1470 steps; over 60 videos, 525
+    assert iterations_for(70, 168, 8) == 1470 and iterations_for(70, 60, 8) == 525
+    assert iterations_for(2.5, 10, 4) == 7  # 6.25 steps round up: every video is seen 2.5 times at least
+    assert iterations_for(0.01, 10, 4) == 1
+    scfg = validate({"stream": {"iterations": {"rgb": 600, "flow": 50}, "epochs": {"rgb": 70}, "batch_size": 8,
+                                "validate_every": 100, "validate_every_epochs": 5}})["stream"]
+    assert stream_schedule(scfg, "rgb", 60) == (525, 38) and stream_schedule(scfg, "flow", 60) == (50, 38)
+    scfg["validate_every_epochs"] = None
+    assert stream_schedule(scfg, "rgb", 168) == (1470, 100)
+
+
+def test_training_in_epochs_runs_the_converted_iterations(dataset, tmp_path):
+    config = small_config(tmp_path, epochs={"flow": 1.5}, validate_every_epochs=1)
+    path = train_stream(config, job(dataset, tmp_path / "epochs.pt"))
+    _, meta = load_final(path)
+    fitted = len(meta["fit_videos"])
+    total = -(-3 * fitted // (2 * 4))  # ceil(1.5 × fitted / batch 4)
+    assert meta["iterations"] == total != 6  # not the iterations setting
+    every = -(-fitted // 4)
+    assert [h["iteration"] for h in meta["history"]] == [every, total]

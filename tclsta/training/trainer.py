@@ -1,6 +1,7 @@
 """Training loop of one attention stream (paper Section IV-B1).
 
-SGD with momentum and weight decay; the learning rate drops ×0.1 when the accuracy on a
+SGD with momentum and weight decay, for ``stream.iterations`` or ``stream.epochs``
+(:mod:`tclsta.training.schedule`); the learning rate drops ×0.1 when the accuracy on a
 held-out part of the training videos stops improving for ``stream.lr_patience``
 validations; the three heads' cross-entropies are summed with ``stream.loss_weights``.
 ``stream.keep`` chooses the weights written: ``final`` (the last iteration's, as TSN) or
@@ -30,6 +31,7 @@ from tclsta.errors import DatasetError
 from tclsta.models.stream import build_stream, stream_loss
 from tclsta.training.checkpoint import load_resume, resume_path, save_final, save_resume
 from tclsta.training.runtime import accuracy, autocast, loader_options, model_input, prepare
+from tclsta.training.schedule import stream_schedule
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,10 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
                                 weight_decay=scfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.1,
                                                            patience=scfg["lr_patience"])
-    total = scfg["iterations"][job.stream]
+    schedule = stream_schedule(scfg, job.stream, len(fit))
+    total = schedule.iterations
+    log.info("%d iterations of %d videos (%.1f epochs of the fitted videos), validating every %d",
+             total, scfg["batch_size"], total * scfg["batch_size"] / max(len(fit), 1), schedule.validate_every)
     resume, key = resume_path(job.output), fingerprint(config, job)
     start, history, loss_avg, acc_avg, best, grad_max = 0, [], None, None, None, None
     state = load_resume(resume, key)
@@ -162,7 +167,7 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
         if iteration % DISPLAY_EVERY == 0:
             progress.set_postfix(loss=f"{float(loss_avg):.3f}", acc=f"{float(acc_avg):.2f}",
                                  lr=f"{optimizer.param_groups[0]['lr']:.0e}")
-        if len(val) and (iteration % scfg["validate_every"] == 0 or iteration == total):
+        if len(val) and (iteration % schedule.validate_every == 0 or iteration == total):
             val_acc = accuracy(model, val_loader, device)
             scheduler.step(val_acc)
             history.append({"iteration": iteration, "loss": float(loss_avg), "train_acc": float(acc_avg),
