@@ -306,7 +306,7 @@ def test_output_stride_trades_stride_for_dilation_with_the_same_weights(depth):
     coarse = ResNet(depth=depth, base_width=4, num_classes=3)
     x = torch.randn(1, 3, 64, 64)
     assert coarse.forward_features(x).shape[-2:] == (2, 2)
-    for stride, grid in ((16, 4), (8, 8)):
+    for stride, grid in ((16, 4), (8, 8), (4, 16)):
         fine = ResNet(depth=depth, base_width=4, num_classes=3, output_stride=stride)
         fine.load_state_dict(coarse.state_dict(), strict=True)  # same names and shapes: ImageNet weights load
         assert fine.forward_features(x).shape[-2:] == (grid, grid)
@@ -315,8 +315,12 @@ def test_output_stride_trades_stride_for_dilation_with_the_same_weights(depth):
     assert conv.dilation == (4, 4) and conv.padding == (4, 4) and conv.stride == (1, 1)
     first = fine.layer3[0].conv1 if depth == 18 else fine.layer3[0].conv2
     assert first.stride == (1, 1) and first.dilation == (1, 1)  # the stage's first conv keeps the old dilation
+    finest = ResNet(depth=depth, base_width=4, num_classes=3, output_stride=4)
+    conv = finest.layer2[1].conv1 if depth == 18 else finest.layer2[1].conv2
+    assert conv.dilation == (2, 2) and conv.stride == (1, 1)  # output stride 4 also dilates conv3_x
+    assert (finest.layer4[1].conv1 if depth == 18 else finest.layer4[1].conv2).dilation == (8, 8)
     with pytest.raises(Exception, match="output_stride"):
-        ResNet(depth=depth, output_stride=4)
+        ResNet(depth=depth, output_stride=2)
 
 
 @pytest.mark.parametrize("depth", [18, 50])

@@ -4,9 +4,9 @@ Parameter names and shapes follow torchvision's ``resnet*`` exactly (``conv1.wei
 ``bn1.*``, ``layer1.0.conv1.weight`` …, ``layerX.0.downsample.{0,1}.*``, ``fc.*``), so an
 ImageNet checkpoint saved from torchvision loads from a local file. ``base_width`` scales
 every channel count (64 = torchvision) so CPU runs can use tiny networks; ``in_channels``
-selects 3 (RGB) or 2L (stacked flow) input channels. ``output_stride`` 16 or 8 replaces the
-stride of conv5_x (and conv4_x) by dilation, as torchvision's ``replace_stride_with_dilation``:
-the same weights, a conv5 grid 2× (4×) finer, so small CPU crops still give a 7×7+ attention grid.
+selects 3 (RGB) or 2L (stacked flow) input channels. ``output_stride`` 16, 8 or 4 replaces the
+stride of conv5_x (and conv4_x, and conv3_x) by dilation, as torchvision's ``replace_stride_with_dilation``:
+the same weights, a conv5 grid 2× (4×, 8×) finer, so small CPU crops still give a 7×7+ attention grid.
 ``max_dilation`` caps that dilation: at output stride 8 conv5_x's 3×3 kernels are dilated by 4,
 which on an 8×8 grid reads cells half the grid apart (gridding); capped at 2 they read neighbours.
 """
@@ -99,8 +99,8 @@ class ResNet(nn.Module):
         super().__init__()
         if depth not in ARCHITECTURES:
             raise ConfigError(f"model.depth={depth}: expected one of {sorted(ARCHITECTURES)}")
-        if output_stride not in (8, 16, 32):
-            raise ConfigError(f"model.output_stride={output_stride}: expected 8, 16 or 32")
+        if output_stride not in (4, 8, 16, 32):
+            raise ConfigError(f"model.output_stride={output_stride}: expected 4, 8, 16 or 32")
         if max_dilation is not None and max_dilation < 1:
             raise ConfigError(f"model.max_dilation={max_dilation}: expected an integer >= 1 or null")
         self.max_dilation = max_dilation
@@ -112,8 +112,8 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = self._make_layer(block, base_width, layers[0])
-        self.layer2 = self._make_layer(block, base_width * 2, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, base_width * 4, layers[2], stride=2, dilate=output_stride == 8)
+        self.layer2 = self._make_layer(block, base_width * 2, layers[1], stride=2, dilate=output_stride == 4)
+        self.layer3 = self._make_layer(block, base_width * 4, layers[2], stride=2, dilate=output_stride <= 8)
         self.layer4 = self._make_layer(block, base_width * 8, layers[3], stride=2, dilate=output_stride < 32)
         self.num_features = base_width * 8 * block.expansion
         self.avgpool = nn.AdaptiveAvgPool2d(1)
