@@ -112,8 +112,9 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = self._make_layer(block, base_width, layers[0])
-        self.layer2 = self._make_layer(block, base_width * 2, layers[1], stride=2, dilate=output_stride == 4)
-        self.layer3 = self._make_layer(block, base_width * 4, layers[2], stride=2, dilate=output_stride <= 8)
+        # a stage is dilated instead of strided when its stride would take the map past output_stride
+        self.layer2 = self._make_layer(block, base_width * 2, layers[1], stride=2, dilate=output_stride < 8)
+        self.layer3 = self._make_layer(block, base_width * 4, layers[2], stride=2, dilate=output_stride < 16)
         self.layer4 = self._make_layer(block, base_width * 8, layers[3], stride=2, dilate=output_stride < 32)
         self.num_features = base_width * 8 * block.expansion
         self.avgpool = nn.AdaptiveAvgPool2d(1)
