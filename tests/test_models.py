@@ -366,3 +366,28 @@ def test_frame_scorer_variant_scores_each_frame_by_its_own_feature():
     torch.testing.assert_close(reversed_weights, weights.flip(1))
     with pytest.raises(ValueError, match="temporal attention"):
         TemporalAttention(in_features=4, hidden=3, num_classes=6, scoring="bidirectional")
+
+
+def test_detached_spatial_map_is_trained_by_the_cam_loss_only():
+    torch.manual_seed(6)
+    kwargs = dict(num_classes=4, attention="both", depth=18, base_width=4, cam_channels=8, lstm_hidden=5)
+    joint = AttentionStream(**kwargs).double()
+    detached = AttentionStream(**kwargs, detach_spatial_map=True).double()
+    detached.load_state_dict(joint.state_dict())
+    x = torch.randn(2, 3, 3, 64, 64, dtype=torch.float64)
+    out_joint, out_detached = joint(x), detached(x)
+    for head in ("frame", "spatial", "temporal"):  # the same forward pass
+        torch.testing.assert_close(out_detached.logits[head], out_joint.logits[head])
+    cam_params = list(joint.spatial.parameters()), list(detached.spatial.parameters())
+    for head in ("frame", "temporal"):
+        joint_grads = torch.autograd.grad(out_joint.logits[head].sum(), cam_params[0], retain_graph=True,
+                                          allow_unused=True)
+        detached_grads = torch.autograd.grad(out_detached.logits[head].sum(), cam_params[1], retain_graph=True,
+                                             allow_unused=True)
+        # Joint: the head's loss reaches CAM_conv through m̃ and the weighted pooling; detached: it does not.
+        assert joint_grads[0].abs().sum() > 0 and joint.spatial.cam_conv.weight is cam_params[0][0]
+        assert all(g is None or torch.count_nonzero(g) == 0 for g in detached_grads)
+    # The CAM head's own loss trains the branch the same way in both.
+    for a, b in zip(torch.autograd.grad(out_joint.logits["spatial"].sum(), cam_params[0]),
+                    torch.autograd.grad(out_detached.logits["spatial"].sum(), cam_params[1])):
+        torch.testing.assert_close(a, b)

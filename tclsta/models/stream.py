@@ -58,6 +58,9 @@ class AttentionStream(nn.Module):
     ``output_stride`` its conv5 stride (32 = the paper's), ``max_dilation`` the cap on the
     dilation that replaces the stride (None: torchvision's), ``temporal_attention`` the form of γ
     (``paper`` = Eq. 4–5; ``frame`` = a labelled variant, see :class:`TemporalAttention`).
+    ``detach_spatial_map``: the weighted pooling uses m̃ as given weights (a labelled variant), so
+    only the CAM head's loss shapes the map; by default (False) the frame and temporal heads'
+    losses also reach it through the pooling.
     """
 
     def __init__(
@@ -73,11 +76,13 @@ class AttentionStream(nn.Module):
         output_stride: int = 32,
         max_dilation: int | None = None,
         temporal_attention: str = "paper",
+        detach_spatial_map: bool = False,
     ) -> None:
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention={attention!r}: expected one of {ATTENTIONS}")
         self.attention = attention
+        self.detach_spatial_map = detach_spatial_map
         self.backbone = ResNet(depth=depth, base_width=base_width, in_channels=in_channels, num_classes=num_classes,
                                output_stride=output_stride, max_dilation=max_dilation)
         dim = self.backbone.num_features
@@ -107,7 +112,7 @@ class AttentionStream(nn.Module):
         maps = None
         if self.spatial is not None:
             cam_logits, maps = self.spatial(conv5)
-            alpha = weighted_pool(conv5, maps)
+            alpha = weighted_pool(conv5, maps.detach() if self.detach_spatial_map else maps)
             logits["spatial"] = cam_logits.view(b, t, -1)
             maps = maps.view(b, t, *maps.shape[1:])
         else:
@@ -152,6 +157,7 @@ def build_stream(model_cfg: dict[str, Any], stream: str, attention: str, num_cla
         output_stride=model_cfg.get("output_stride", 32),  # checkpoints from before these keys: the paper's
         max_dilation=model_cfg.get("max_dilation"),
         temporal_attention=model_cfg.get("temporal_attention", "paper"),
+        detach_spatial_map=model_cfg.get("detach_spatial_map", False),
     )
     if pretrained:
         initialise_backbone(model.backbone, model_cfg)
