@@ -39,10 +39,14 @@ Design (a fair miniature in which the paper's claims can be *tested*)
 not spinning, at a random fixed angle) is visible in *every* frame: it rests, moves in a straight
 line at 1.5–3 px/frame during the random motion window of ``action_fraction`` of the clip, and
 rests again. So only motion marks the window: flow sees it, a single RGB frame does not. The
-start position is uniform over the positions whose whole path fits in the frame, so before and
-after the window the actor's position has the same distribution for every direction (a frame
-tells nothing of the direction). A sequence model that compares the actor's position in frames
-before and after the window could infer the direction from RGB; a per-frame head cannot.
+path's midpoint is uniform over the positions that keep the actor inside, and the actor is also
+offset across its motion as far as it would have moved along it at a random frame
+(:func:`_path_start`): one frame's actor position then has the same distribution for every
+direction (a frame tells nothing of the direction; until this version a start that only had to
+keep the path inside kept a rightward actor off the right edge before its motion and spread it
+less along x than a vertical mover, so a frame's position told the direction). A sequence
+model that compares the actor's position in several frames could infer the direction from RGB; a
+per-frame head cannot.
 ``arm_fraction`` sets the actor's size (cross arm / short side).
 
 **Ground truth** (``annotations/boxes.csv``, :mod:`tclsta.data.annotations`): one row
@@ -214,7 +218,7 @@ def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, 
     height, width, frames = settings["height"], settings["width"], settings["frames"]
     arm = settings["arm_fraction"] * min(height, width)
     length = min(frames, max(2, round(settings["action_fraction"] * frames)))
-    start = int(rng.integers(0, frames - length + 1))
+    start = _translation_window_start(rng, frames, length) if not spec.spin else int(rng.integers(0, frames - length + 1))
     margin = arm + 1.0
     velocity = (0.0, 0.0)
     if spec.spin:
@@ -223,7 +227,7 @@ def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, 
     else:
         speed = float(rng.uniform(*TRANSLATION_SPEED))
         velocity = (speed * spec.direction[0], speed * spec.direction[1])
-        centre = _path_start(rng, velocity, length, margin, height, width)
+        centre = _path_start(rng, velocity, length, frames, margin, height, width)
         omega = 0.0
     angle0 = float(rng.uniform(0.0, math.pi / 2))
     low, high = settings["distractors"]
@@ -237,17 +241,43 @@ def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, 
                        scene_seed=int(rng.integers(0, 2**63)), velocity=velocity)
 
 
-def _path_start(rng: np.random.Generator, velocity: tuple[float, float], length: int, margin: float,
-                height: int, width: int) -> tuple[float, float]:
-    """A start centre, uniform over those whose straight path of ``length`` steps stays ``margin`` inside."""
+def _translation_window_start(rng: np.random.Generator, frames: int, length: int) -> int:
+    """The first frame of a translation window of ``length`` steps, uniform over 0 … frames − length − 1.
+
+    The actor moves from frame t to t + 1 for t in the window, so it rests on ``start + 1`` frames
+    before its last position change and on ``frames − start − length`` after it: this range makes
+    the two equal in distribution (a frame is as likely before the motion as after it).
+    """
+    if frames - length < 1:
+        raise ConfigError(f"synthetic: a translation window of {length} of {frames} frames leaves no frame to rest "
+                          "on (lower action_fraction)")
+    return int(rng.integers(0, frames - length))
+
+
+def _path_start(rng: np.random.Generator, velocity: tuple[float, float], length: int, frames: int,
+                margin: float, height: int, width: int) -> tuple[float, float]:
+    """The start centre of a straight path of ``length`` steps, drawn so that one frame's actor
+    position has the same distribution for every direction.
+
+    At frame t the actor has covered s(t) = clip((t − start) / length, 0, 1) of its path (``travel``
+    px); over the frames and the window start (:func:`_translation_window_start`), s and 1 − s are
+    equally distributed. The
+    path's midpoint is uniform over the positions that keep the actor ``margin`` inside, and the
+    actor is also offset across its motion by travel · (u − ½), u drawn as s is: along either
+    axis a frame's position is then midpoint + travel · (s − ½) for every direction, so its
+    position tells nothing of the direction (only a sequence of frames does).
+    """
+    speed = math.hypot(*velocity)
+    travel = speed * length
+    step = min(max(int(rng.integers(0, frames)) - _translation_window_start(rng, frames, length), 0), length)
+    across = travel * (step / length - 0.5)
     start = []
     for v, size in zip(velocity, (width, height)):
-        travel = v * length
-        low, high = margin - min(travel, 0.0), size - margin - max(travel, 0.0)
-        if low > high:
-            raise ConfigError(f"synthetic: a {abs(travel):.0f} px path does not fit in {size} px with the "
+        if travel > size - 2 * margin:
+            raise ConfigError(f"synthetic: a {travel:.0f} px path does not fit in {size} px with the "
                               "actor's margin (raise height/width, lower action_fraction or arm_fraction)")
-        start.append(float(rng.uniform(low, high)))
+        midpoint = float(rng.uniform(margin + travel / 2, size - margin - travel / 2))
+        start.append(midpoint - v * length / 2 if v else midpoint + across)
     return start[0], start[1]
 
 
