@@ -218,7 +218,7 @@ def sample_video(rng: np.random.Generator, spec: ClassSpec, settings: dict[str, 
     height, width, frames = settings["height"], settings["width"], settings["frames"]
     arm = settings["arm_fraction"] * min(height, width)
     length = min(frames, max(2, round(settings["action_fraction"] * frames)))
-    start = _translation_window_start(rng, frames, length) if not spec.spin else int(rng.integers(0, frames - length + 1))
+    start = int(rng.integers(0, frames - length + 1)) if spec.spin else _translation_window_start(rng, frames, length)
     margin = arm + 1.0
     velocity = (0.0, 0.0)
     if spec.spin:
@@ -259,18 +259,16 @@ def _path_start(rng: np.random.Generator, velocity: tuple[float, float], length:
     """The start centre of a straight path of ``length`` steps, drawn so that one frame's actor
     position has the same distribution for every direction.
 
-    At frame t the actor has covered s(t) = clip((t − start) / length, 0, 1) of its path (``travel``
+    At frame t the actor has covered s(t) = :func:`steps_moved` / ``length`` of its path (``travel``
     px); over the frames and the window start (:func:`_translation_window_start`), s and 1 − s are
-    equally distributed. The
-    path's midpoint is uniform over the positions that keep the actor ``margin`` inside, and the
-    actor is also offset across its motion by travel · (u − ½), u drawn as s is: along either
-    axis a frame's position is then midpoint + travel · (s − ½) for every direction, so its
-    position tells nothing of the direction (only a sequence of frames does).
+    equally distributed. The path's midpoint is uniform over the positions that keep the actor
+    ``margin`` inside, and the actor is also offset across its motion by travel · (u − ½), u drawn
+    as s is: along either axis a frame's position is then midpoint + travel · (s − ½) for every
+    direction, so its position tells nothing of the direction (only a sequence of frames does).
     """
-    speed = math.hypot(*velocity)
-    travel = speed * length
-    step = min(max(int(rng.integers(0, frames)) - _translation_window_start(rng, frames, length), 0), length)
-    across = travel * (step / length - 0.5)
+    travel = math.hypot(*velocity) * length
+    moved = steps_moved(int(rng.integers(0, frames)), _translation_window_start(rng, frames, length), length)
+    across = travel * (moved / length - 0.5)
     start = []
     for v, size in zip(velocity, (width, height)):
         if travel > size - 2 * margin:
@@ -369,9 +367,14 @@ def actor_angle(params: VideoParams, t: int) -> float:
     return params.angle0 + params.spin * params.omega * t
 
 
+def steps_moved(t: int, start: int, length: int) -> int:
+    """How many of its ``length`` steps an actor whose window starts at ``start`` has made by frame ``t``."""
+    return min(max(t - start, 0), length)
+
+
 def actor_centre(params: VideoParams, t: int) -> tuple[float, float]:
     """The actor's centre at frame ``t``: fixed when spinning; translating, it moves only in its window."""
-    steps = min(max(t - params.window[0], 0), params.window[1] - params.window[0])
+    steps = steps_moved(t, params.window[0], params.window[1] - params.window[0])
     return params.centre[0] + params.velocity[0] * steps, params.centre[1] + params.velocity[1] * steps
 
 
