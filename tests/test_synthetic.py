@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,9 +16,12 @@ import yaml
 
 from tclsta.cli import main
 from tclsta.config import validate
+from tclsta.data.annotations import read_boxes
+from tclsta.data.manifest import ucf101_manifest
 from tclsta.data import synthetic as syn
 from tclsta.errors import ConfigError, DatasetError
 
+REPO = Path(__file__).resolve().parents[1]
 SMALL = {"num_classes": 4, "train_per_class": 2, "test_per_class": 2, "clips_per_group": 1,
          "frames": 10, "height": 48, "width": 56, "action_fraction": 0.4, "distractors": [1, 3]}
 
@@ -237,7 +242,7 @@ def test_cli_writes_and_replaces_a_dataset(tmp_path):
 
 # --- the translating variant and the ground truth -----------------------------------------------
 
-PRESET = Path(__file__).resolve().parents[1] / "presets" / "synthetic-translate.yaml"
+PRESET = REPO / "presets" / "synthetic-translate.yaml"
 DEFAULT = PRESET.parents[1] / "config.yaml"
 
 
@@ -335,3 +340,32 @@ def test_synthesize_writes_the_boxes_of_every_video(small_dataset):
     video = truth[syn.video_path(spec.name, 2, 1)]
     assert video.frames == frozenset(range(params.window[0] + 1, params.window[1] + 1))
     assert [(f, *video.boxes[f]) for f in sorted(video.frames)] == [tuple(map(float, r)) for r in syn.action_boxes(params)]
+
+
+def relabel(source: Path, target: Path, by: str) -> subprocess.CompletedProcess:
+    """Run benchmarks/relabel.py as the README does."""
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "relabel.py"), str(source), str(target), "--by", by],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("by, classes", [("colour", ["Red", "Cyan"]), ("motion", ["Clockwise", "Counterclockwise"])])
+def test_relabel_benchmark_writes_the_same_videos_under_other_classes(small_dataset, tmp_path, by, classes):
+    """benchmarks/relabel.py (the README's label control): a UCF101 copy whose classes are the colours or motions."""
+    target = tmp_path / by
+    run = relabel(small_dataset, target, by)
+    assert run.returncode == 0, run.stderr
+    source, copy = ucf101_manifest(small_dataset), ucf101_manifest(target)
+    assert sorted(set(copy["class_name"])) == sorted(classes) and len(copy) == len(source)
+    merged = source.merge(copy, on="video_id", suffixes=("_old", "_new"))
+    assert all(old.startswith(new) if by == "colour" else old.endswith(new)
+               for old, new in zip(merged["class_name_old"], merged["class_name_new"]))
+    assert (merged["split1_old"] == merged["split1_new"]).all() and (merged["group_old"] == merged["group_new"]).all()
+    old_path, new_path = dict(zip(source["video_id"], source["path"])), dict(zip(copy["video_id"], copy["path"]))
+    for video, path in new_path.items():  # the same bytes under the new class folder
+        assert (target / path).read_bytes() == (small_dataset / old_path[video]).read_bytes()
+    boxes = read_boxes(target / "annotations" / "boxes.csv")
+    old_boxes = read_boxes(small_dataset / "annotations" / "boxes.csv")
+    assert {path: truth.boxes for path, truth in boxes.items()} == {
+        new_path[video]: old_boxes[old_path[video]].boxes for video in new_path}
+    again = relabel(small_dataset, target, by)
+    assert again.returncode != 0 and "already exists" in again.stderr
