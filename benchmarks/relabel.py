@@ -52,15 +52,15 @@ def relabel(source: Path, target: Path, by: str) -> list[str]:
                 os.link(video, link)
             except OSError:
                 shutil.copy2(video, link)
+    number = {cls: i + 1 for i, cls in enumerate(classes)}  # classInd.txt is 1-based
     (target / LISTS).mkdir()
-    (target / LISTS / "classInd.txt").write_text("".join(f"{i + 1} {c}\n" for i, c in enumerate(classes)))
+    (target / LISTS / "classInd.txt").write_text("".join(f"{n} {cls}\n" for cls, n in number.items()))
     for split_file in sorted((source / LISTS).glob("*list0*.txt")):
         rows = []
         for line in split_file.read_text().splitlines():
             if line.strip():
                 path = moved(line.split()[0])
-                rows.append(f"{path} {classes.index(path.split('/')[0]) + 1}" if split_file.name.startswith("train")
-                            else path)
+                rows.append(f"{path} {number[path.split('/')[0]]}" if split_file.name.startswith("train") else path)
         (target / LISTS / split_file.name).write_text("\n".join(rows) + "\n")
     (target / "annotations").mkdir()
     with open(source / "annotations" / "boxes.csv", newline="") as src:

@@ -243,7 +243,7 @@ def test_cli_writes_and_replaces_a_dataset(tmp_path):
 # --- the translating variant and the ground truth -----------------------------------------------
 
 PRESET = REPO / "presets" / "synthetic-translate.yaml"
-DEFAULT = PRESET.parents[1] / "config.yaml"
+DEFAULT = REPO / "config.yaml"
 
 
 def translating_video(label: int, group: int = 1) -> syn.VideoParams:
