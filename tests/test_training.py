@@ -180,15 +180,19 @@ def test_final_checkpoint_loads_with_weights_only(dataset, tmp_path):
 
 
 def test_keep_best_writes_the_best_validated_weights(dataset, tmp_path):
-    config = small_config(tmp_path, keep="best", lr=0.5, iterations={"rgb": 8, "flow": 8}, seed=4)
-    best = train_stream(config, job(dataset, tmp_path / "best.pt"))
-    model, meta = load_final(best)
-    accuracies = [h["val_acc"] for h in meta["history"]]
-    kept = meta["kept_iteration"]
-    assert kept == max(h["iteration"] for h in meta["history"] if h["val_acc"] == max(accuracies))
-    assert kept < 8, "the run must end below its best validation for this test to tell best from final"
+    # Which seed ends below its best validation depends on the CPU's float rounding: take the first that does.
+    for seed in range(4, 16):
+        config = small_config(tmp_path, keep="best", lr=0.5, iterations={"rgb": 8, "flow": 8}, seed=seed)
+        best = train_stream(config, job(dataset, tmp_path / f"best{seed}.pt"))
+        model, meta = load_final(best)
+        accuracies = [h["val_acc"] for h in meta["history"]]
+        kept = meta["kept_iteration"]
+        assert kept == max(h["iteration"] for h in meta["history"] if h["val_acc"] == max(accuracies))
+        if kept < 8:
+            break
+    assert kept < 8, "no seed ended below its best validation, so best cannot be told from final"
     # the same run stopped at the kept iteration (same batches, same validations) ends with those weights
-    until = train_stream(small_config(tmp_path, lr=0.5, iterations={"rgb": kept, "flow": kept}, seed=4),
+    until = train_stream(small_config(tmp_path, lr=0.5, iterations={"rgb": kept, "flow": kept}, seed=seed),
                          job(dataset, tmp_path / "until.pt"))
     reference, _ = load_final(until)
     for key, value in reference.state_dict().items():
