@@ -1,0 +1,1 @@
+"""The configuration schema (``config.schema.yaml``) and the reference page generated from it."""
