@@ -72,7 +72,8 @@ def test_predict_agrees_with_the_pipeline(tiny_workflow: Path, tmp_path: Path) -
     results = predict_videos(bundle, [Path(f) for f in test["file"]], fusions)
     for fusion in fusions:
         row = pipeline[pipeline["method"] == bundle.rows()[fusion]["row"]].set_index("video_id")
-        assert [int(r.scores[fusion].argmax()) for r in results] == [row.loc[i, "prediction"] for i in test["video_id"]], fusion
+        expected_top1 = [row.loc[i, "prediction"] for i in test["video_id"]]
+        assert [int(r.scores[fusion].argmax()) for r in results] == expected_top1, fusion
     # and the held-out CLN's scores themselves, against its score file
     cln = read_score_set(paths.cln_scores(out, 1, "heldout"))
     where = {v: i for i, v in enumerate(cln.video_ids)}

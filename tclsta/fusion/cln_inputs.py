@@ -157,8 +157,8 @@ class PairedFrames:
 
 def _fill(cache: FeatureCache, slot_of: np.ndarray, counts: np.ndarray, training: np.ndarray, standardise: bool,
           folder: Path | None, scale: tuple[torch.Tensor, torch.Tensor] | None = None) -> Side:
-    """One pass over ``cache``: video ``i``'s first ``counts[slot_of[i]]`` evenly spaced frames into slot ``slot_of[i]``;
-    mapped by ``scale`` (shift, scale) if given, else by the :func:`input_scale` of the ``training`` slots."""
+    """One pass over ``cache``: video ``i``'s first ``counts[slot_of[i]]`` evenly spaced frames into slot
+    ``slot_of[i]``; mapped by ``scale`` (shift, scale) if given, else by the :func:`input_scale` of the ``training`` slots."""
     frames = FrameStore(len(counts), int(counts.max()), cache.features.shape[1], cache.features.dtype, folder)
     weights = np.zeros((len(counts), int(counts.max())), dtype=np.float32)
     moments = RunningMoments(cache.features.shape[1])

@@ -35,7 +35,7 @@ from tclsta.fusion.cln_inputs import pair_frames
 from tclsta.fusion.cln_training import predict_probabilities
 from tclsta.fusion.scores import ScoreSet, paired_order, stream_probabilities, stream_score_set
 from tclsta.fusion.solve import calibrated, read_fit_record
-from tclsta.inference.bundle import CLN_FILES, STREAM_FILES, Bundle, BundleError, awl_files, method_rows
+from tclsta.inference.bundle import CLN_FILES, STREAM_FILES, Bundle, BundleError, awl_files
 from tclsta.models.cln import SIDES, CollaborativeLearningNetwork
 from tclsta.training.checkpoint import load_final
 
@@ -83,7 +83,8 @@ class Extracted:
 
 def extract_videos(paths: Sequence[Path], ids: Sequence[str], settings: dict[str, Any], folder: Path,
                    device: str | None) -> Extracted:
-    """Decode and compute flow for ``paths`` into ``folder`` with the bundle's extract/flow settings (bad videos skipped)."""
+    """Decode and compute flow for ``paths`` into ``folder`` with the bundle's extract/flow settings
+    (bad videos skipped and listed)."""
     rows = pd.DataFrame({"video_id": list(ids), "path": [str(p) for p in paths]})
     extract = {**settings["extract"], "skip_bad": True}
     flow = {**settings["flow"], **({"device": device} if device else {})}
@@ -137,7 +138,8 @@ def _awl(bundle: Bundle, source: str, scores: ScoreSet) -> np.ndarray:
 
 def fusion_scores(bundle: Bundle, fusion: str, caches: dict[str, Path], device: torch.device,
                   folder: Path) -> tuple[list[str], np.ndarray]:
-    """The video ids and class scores ``[V, C]`` of ``fusion`` over the feature caches, as ``evaluate`` scores its row."""
+    """The video ids and class scores ``[V, C]`` of ``fusion`` over the feature caches, as ``evaluate``
+    scores its row."""
     with ExitStack() as files:
         opened = {s: files.enter_context(open_feature_cache(p)) for s, p in caches.items()}
         if fusion in ("rgb", "flow"):
