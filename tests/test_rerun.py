@@ -14,7 +14,8 @@ from snakemake_run import TINY, planned_jobs, write_config
 pytestmark = pytest.mark.slow
 
 # the DAG's rules from extraction on, in order
-STAGES = ["extract", "frame_index", "train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"]
+STAGES = ["extract", "frame_index", "train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report",
+          "bundle"]
 DOWNSTREAM_OF_EXTRACT = set(STAGES)
 N_STREAMS = len(TINY["stream"]["streams"]) * len(TINY["stream"]["attentions"])
 
@@ -46,17 +47,17 @@ def test_nothing_changed_nothing_runs(done):
         ("flow_bound", {"flow": {"bound": 15}}, DOWNSTREAM_OF_EXTRACT),
         # stream training: never extraction
         ("stream_lr", {"stream": {"lr": 0.02}},
-         {"train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"}),
+         {"train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report", "bundle"}),
         # feature dump: not the trained streams
         ("feature_frames", {"features": {"frames": 2}},
-         {"dump_features", "train_cln", "solve_awl", "evaluate", "report"}),
+         {"dump_features", "train_cln", "solve_awl", "evaluate", "report", "bundle"}),
         # CLN: the streams' own AWL weights stay
-        ("cln_rounds", {"cln": {"rounds": 2}}, {"train_cln", "solve_awl", "evaluate", "report"}),
+        ("cln_rounds", {"cln": {"rounds": 2}}, {"train_cln", "solve_awl", "evaluate", "report", "bundle"}),
         # LP: only the weights and what follows
-        ("awl_lambda", {"awl": {"lambda_": 0.01}}, {"solve_awl", "evaluate", "report"}),
+        ("awl_lambda", {"awl": {"lambda_": 0.01}}, {"solve_awl", "evaluate", "report", "bundle"}),
         # temperature scaling: only the held-out LPs and what follows; MKL: only the evaluation
-        ("fusion_calibrate", {"fusion": {"calibrate": False}}, {"solve_awl", "evaluate", "report"}),
-        ("mkl_p", {"mkl": {"p": 1.5}}, {"evaluate", "report"}),
+        ("fusion_calibrate", {"fusion": {"calibrate": False}}, {"solve_awl", "evaluate", "report", "bundle"}),
+        ("mkl_p", {"mkl": {"p": 1.5}}, {"evaluate", "report", "bundle"}),
         # report: only the report
         ("report_videos", {"report": {"attention_videos": 2}}, {"report"}),
     ],
@@ -92,6 +93,6 @@ def test_touch_does_not_rerun_but_new_content_does(done):
     try:
         index.write_text(original + "\n")
         counts, _ = plan_with(done, "edited", {})
-        assert set(counts) == {"train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"}
+        assert set(counts) == {"train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report", "bundle"}
     finally:
         index.write_text(original)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -69,6 +70,38 @@ def frame_size(frames_root: str | Path, video: VideoRecord) -> tuple[int, int]:
     return int(image.shape[0]), int(image.shape[1])
 
 
+def stream_cache(model: AttentionStream, meta: dict[str, Any], videos: pd.DataFrame, frames_root: str | Path,
+                 fcfg: dict[str, Any], device: Any, names: list[str], attrs: dict[str, Any]) -> FeatureCache:
+    """The feature cache (in memory) of one stream over ``videos`` (columns video_id, label, n_frames, n_flow,
+    subset) extracted below ``frames_root``: ``features.frames`` evenly spaced frames, centre crops.
+
+    Shared by the dump stage and ``tclsta predict`` / ``tclsta features``; ``attrs`` adds to the cache's attributes.
+    """
+    device = resolve_device(device)
+    model = prepare(model, device)
+    dataset = FramesDataset(frames_root, records(videos), stream=meta["stream"], segments=fcfg["frames"],
+                            crop_size=meta["stream_config"]["crop_size"], flow_stack=meta["model"]["flow_stack"])
+    arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"], device), device)
+    sizes = [frame_size(frames_root, video) for video in dataset.videos]
+    return FeatureCache.from_videos(
+        video_ids=list(videos["video_id"]),
+        labels=arrays["labels"],
+        splits=list(videos["subset"]),
+        features=arrays["features"],
+        frame_indices=arrays["frame_indices"],
+        temporal_weights=arrays["temporal_weights"],
+        scores={h: np.stack(arrays[f"scores/{h}"]) for h in model.heads},
+        class_names=names,
+        attrs={
+            "config": {"features": fcfg, "model": meta["model"], "stream": meta["stream_config"], "seed": meta["seed"]},
+            "stream": meta["stream"], "attention": meta["attention"], **attrs,
+        },
+        spatial_maps=arrays["spatial_maps"] or None,
+        frame_sizes=sizes,
+        crop_boxes=[centre_box(*size) for size in sizes],
+    )
+
+
 def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path, manifest: str | Path,
                   frames_index: str | Path, frames_root: str | Path, output: str | Path,
                   expect: tuple[str, str] | None = None) -> FeatureCache:
@@ -84,33 +117,11 @@ def dump_features(config: dict[str, Any], *, split: int, checkpoint: str | Path,
     names = class_names(manifest)
     if names != meta["class_names"]:
         raise DatasetError(f"{manifest}: classes differ from those {checkpoint} was trained on")
-    device = resolve_device(config["device"])
-    model = prepare(model, device)
     videos = split_videos(manifest, frames_index, split)
-    dataset = FramesDataset(frames_root, records(videos), stream=meta["stream"], segments=fcfg["frames"],
-                            crop_size=meta["stream_config"]["crop_size"], flow_stack=meta["model"]["flow_stack"])
-    log.info("split %d %s/%s: %d videos × %d frames on %s", split, meta["stream"], meta["attention"],
-             len(dataset), fcfg["frames"], device)
-    arrays = extract(model, feature_loader(dataset, fcfg["batch_size"], fcfg["num_workers"], device), device)
-    sizes = [frame_size(frames_root, video) for video in dataset.videos]
-    cache = FeatureCache.from_videos(
-        video_ids=list(videos["video_id"]),
-        labels=arrays["labels"],
-        splits=list(videos["subset"]),
-        features=arrays["features"],
-        frame_indices=arrays["frame_indices"],
-        temporal_weights=arrays["temporal_weights"],
-        scores={h: np.stack(arrays[f"scores/{h}"]) for h in model.heads},
-        class_names=names,
-        attrs={
-            "config": {"features": fcfg, "model": meta["model"], "stream": meta["stream_config"], "seed": meta["seed"]},
-            "checkpoint": file_hash(checkpoint), "stream": meta["stream"], "attention": meta["attention"],
-            "split": split,
-        },
-        spatial_maps=arrays["spatial_maps"] or None,
-        frame_sizes=sizes,
-        crop_boxes=[centre_box(*size) for size in sizes],
-    )
+    log.info("split %d %s/%s: %d videos × %d frames", split, meta["stream"], meta["attention"],
+             len(videos), fcfg["frames"])
+    cache = stream_cache(model, meta, videos, frames_root, fcfg, config["device"], names,
+                         {"checkpoint": file_hash(checkpoint), "split": split})
     write_feature_cache(output, cache, dtype=fcfg["dtype"])
     log.info("wrote %s", output)
     return cache

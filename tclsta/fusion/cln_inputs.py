@@ -156,8 +156,9 @@ class PairedFrames:
 
 
 def _fill(cache: FeatureCache, slot_of: np.ndarray, counts: np.ndarray, training: np.ndarray, standardise: bool,
-          folder: Path | None) -> Side:
-    """One pass over ``cache``: video ``i``'s first ``counts[slot_of[i]]`` evenly spaced frames into slot ``slot_of[i]``."""
+          folder: Path | None, scale: tuple[torch.Tensor, torch.Tensor] | None = None) -> Side:
+    """One pass over ``cache``: video ``i``'s first ``counts[slot_of[i]]`` evenly spaced frames into slot
+    ``slot_of[i]``; mapped by ``scale`` (shift, scale) if given, else by the :func:`input_scale` of the ``training`` slots."""
     frames = FrameStore(len(counts), int(counts.max()), cache.features.shape[1], cache.features.dtype, folder)
     weights = np.zeros((len(counts), int(counts.max())), dtype=np.float32)
     moments = RunningMoments(cache.features.shape[1])
@@ -169,13 +170,15 @@ def _fill(cache: FeatureCache, slot_of: np.ndarray, counts: np.ndarray, training
         weights[slot, :len(pick)] = frame_weights(cache, video)[pick]
         if training[slot]:
             moments.add(picked.astype(np.float32) * weights[slot, :len(pick), None])
-    return Side(frames, weights, *input_scale(moments, standardise))
+    return Side(frames, weights, *(scale if scale is not None else input_scale(moments, standardise)))
 
 
 def pair_frames(static: FeatureCache, motion: FeatureCache, order: np.ndarray, train_index: np.ndarray,
-                standardise: bool, folder: Path | None = None) -> PairedFrames:
+                standardise: bool, folder: Path | None = None,
+                scales: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> PairedFrames:
     """Align the two caches' frames video by video (``order`` from :func:`paired_order`), in ``static``'s order,
-    each side mapped by the :func:`input_scale` of the videos ``train_index``' frames; scratch files in ``folder``."""
+    each side mapped by the :func:`input_scale` of the videos ``train_index``' frames, or by ``scales``
+    (side -> (shift, scale), a trained CLN's ``input_scale``) if given; scratch files in ``folder``."""
     counts = np.minimum(static.lengths, motion.lengths[order])
     empty = np.flatnonzero(counts == 0)
     if len(empty):
@@ -184,7 +187,8 @@ def pair_frames(static: FeatureCache, motion: FeatureCache, order: np.ndarray, t
     training[train_index] = True
     slot_of_motion = np.empty(len(order), dtype=np.int64)
     slot_of_motion[order] = np.arange(len(order))
-    sides = {"static": _fill(static, np.arange(len(order)), counts, training, standardise, folder),
-             "motion": _fill(motion, slot_of_motion, counts, training, standardise, folder)}
+    given = scales or {}
+    sides = {"static": _fill(static, np.arange(len(order)), counts, training, standardise, folder, given.get("static")),
+             "motion": _fill(motion, slot_of_motion, counts, training, standardise, folder, given.get("motion"))}
     mask = torch.arange(int(counts.max()))[None, :] < torch.as_tensor(counts)[:, None]
     return PairedFrames(sides, mask, torch.as_tensor(np.asarray(static.labels), dtype=torch.long))

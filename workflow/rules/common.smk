@@ -190,3 +190,8 @@ def evaluation_inputs(wildcards):
         inputs += expand(CLN_SCORES, split=SPLITS, variant=CLN_VARIANTS)
         inputs += expand([AWL_WEIGHTS, AWL_FIT], split=SPLITS, source=AWL_SOURCES)
     return inputs
+
+
+def bundle_targets():
+    """The model bundles (one per split) when both streams and the fusion run."""
+    return expand(BUNDLE, split=SPLITS) if FUSION else []

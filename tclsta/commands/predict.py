@@ -1,0 +1,73 @@
+"""Classify videos with a model bundle (tclsta bundle): decode, TV-L1 flow, both streams, the fusion.
+
+VIDEO can be a video file, a folder (its videos, recursively) or a .txt list (one path a line).
+Every step is the pipeline's own code (extract, dump-features, the fusion as evaluate scores it),
+so a video of the run's test set gets the top-1 of evaluation/predictions.csv. Writes
+OUT/predictions.csv (path, video_id, prediction = label number, class_name, probability =
+the fused score of that class, method = the metrics.json row served) and OUT/predictions.jsonl
+(the top-k classes), and prints a table. A video that cannot be read is named in the log, the
+others are still predicted, and the exit status is 1.
+
+--fusion (default: the bundle's best [held-out] row): cln_heldout, awl_heldout,
+cln_awl_heldout, paper (CLN + AWL), late, rgb, flow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from tclsta.errors import TclstaError
+
+NAME = "predict"
+HELP = "classify videos with a model bundle (top-k, predictions.csv)"
+ORDER = 100
+FUSIONS = ["cln_heldout", "awl_heldout", "cln_awl_heldout", "paper", "late", "rgb", "flow"]
+
+log = logging.getLogger(__name__)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """VIDEO…, --model, --device, --batch-videos (shared with tclsta features)."""
+    parser.add_argument("videos", nargs="+", metavar="VIDEO_OR_DIR_OR_LIST", help="video files, folders or .txt lists")
+    parser.add_argument("--model", required=True, metavar="DIR", help="model bundle (<output_dir>/model/split<N>)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N (default: the GPU when there is one)")
+    parser.add_argument("--batch-videos", type=int, default=8, metavar="N",
+                        help="videos extracted at a time into a temporary folder (default 8)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for predictions.csv/.jsonl")
+    parser.add_argument("--top-k", type=int, default=5, help="classes listed per video (default 5)")
+    parser.add_argument("--fusion", choices=FUSIONS, help="fusion served (default: the best [held-out] row)")
+
+
+def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    from tclsta.atomic import atomic_path, atomic_write_text
+    from tclsta.inference.bundle import load_bundle
+    from tclsta.inference.predict import choose_fusion, prediction_table, predict_videos, top_k, video_paths
+
+    bundle = load_bundle(args.model)
+    fusion = choose_fusion(bundle, args.fusion)
+    method = bundle.rows()[fusion]["row"]
+    log.info("%s: %s (test %s %.4f in the run)", bundle.folder, method, bundle.record["metric"],
+             bundle.rows()[fusion][bundle.record["metric"]])
+    results = predict_videos(bundle, video_paths(args.videos), [fusion], device=args.device,
+                             batch_videos=args.batch_videos)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    table = prediction_table(results, bundle.class_names, fusion, method)
+    with atomic_path(out / "predictions.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    atomic_write_text(out / "predictions.jsonl", "".join(
+        json.dumps(top_k(r, bundle.class_names, args.top_k, fusion, method)) + "\n" for r in results))
+    print(table[["video_id", "prediction", "class_name", "probability"]].to_string(index=False))
+    log.info("wrote %s and %s", out / "predictions.csv", out / "predictions.jsonl")
+    failed = [r for r in results if r.error]
+    if failed:
+        raise TclstaError(f"{len(failed)} of {len(results)} videos could not be predicted: "
+                          + ", ".join(str(r.path) for r in failed))

@@ -1,0 +1,1 @@
+"""Using a trained model on new videos: the model bundle, prediction, features."""

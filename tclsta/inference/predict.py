@@ -1,0 +1,237 @@
+"""Classify any videos with a model bundle, through the pipeline's own code, stage for stage.
+
+Each batch of videos is extracted into a temporary folder by the extract stage's
+:func:`~tclsta.extraction.extract_shard` (same decoding, JPEG quantisation and TV-L1 flow as
+the run), each stream's feature cache is built by the dump stage's
+:func:`~tclsta.features.dump.stream_cache` (same sampling, crops and model) and stored and read
+back as the run stores it (``features.dtype``), and the fusion scores them as ``evaluate`` does:
+the CLN's inputs by :func:`~tclsta.fusion.cln_inputs.pair_frames` with the trained CLN's input
+scale, AWL by :func:`~tclsta.fusion.awl.fuse` on temperature-scaled scores. So a video of the
+run's test set gets the top-1 of ``evaluation/predictions.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tclsta.device import resolve_device
+from tclsta.errors import ConfigError, DatasetError
+from tclsta.extraction import extract_shard
+from tclsta.features.cache import FeatureCache, open_feature_cache, write_feature_cache
+from tclsta.features.dump import stream_cache
+from tclsta.fusion.awl import fuse, read_weights
+from tclsta.fusion.baselines import late_fusion
+from tclsta.fusion.cln_inputs import pair_frames
+from tclsta.fusion.cln_training import predict_probabilities
+from tclsta.fusion.scores import ScoreSet, paired_order, stream_probabilities, stream_score_set
+from tclsta.fusion.solve import calibrated, read_fit_record
+from tclsta.inference.bundle import CLN_FILES, STREAM_FILES, Bundle, BundleError, awl_files
+from tclsta.models.cln import SIDES, CollaborativeLearningNetwork
+from tclsta.training.checkpoint import load_final
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv")
+CLN_BATCH = 64
+
+
+def video_paths(inputs: Sequence[str | Path]) -> list[Path]:
+    """The videos named: files, folders (their video files, sorted) and ``.txt`` lists (one path a line)."""
+    found: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found += sorted(p for p in item.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+        elif item.suffix.lower() == ".txt" and item.is_file():
+            lines = [line.strip() for line in item.read_text().splitlines()]
+            found += [(item.parent / line) if not Path(line).is_absolute() else Path(line) for line in lines if line]
+        else:
+            found.append(item)
+    if not found:
+        raise DatasetError(f"{', '.join(map(str, inputs))}: no videos found")
+    return [p.resolve() for p in found]
+
+
+def video_ids(videos: Sequence[Path]) -> list[str]:
+    """One id per video: its file name without suffix, numbered where two share a name."""
+    ids: list[str] = []
+    for path in videos:
+        base, n = path.stem, 1
+        while (candidate := base if n == 1 else f"{base}_{n}") in ids:
+            n += 1
+        ids.append(candidate)
+    return ids
+
+
+@dataclass
+class Extracted:
+    """One batch's extracted frames: the folder, the usable videos (dump's columns) and the bad ones."""
+
+    frames_root: Path
+    videos: pd.DataFrame  # video_id, label, n_frames, n_flow, subset
+    bad: dict[str, str]  # video id -> reason
+
+
+def extract_videos(paths: Sequence[Path], ids: Sequence[str], settings: dict[str, Any], folder: Path,
+                   device: str | None) -> Extracted:
+    """Decode and compute flow for ``paths`` into ``folder`` with the bundle's extract/flow settings
+    (bad videos skipped and listed)."""
+    rows = pd.DataFrame({"video_id": list(ids), "path": [str(p) for p in paths]})
+    extract = {**settings["extract"], "skip_bad": True}
+    flow = {**settings["flow"], **({"device": device} if device else {})}
+    table = extract_shard(rows, "/", folder / "frames", extract, flow, folder / "index.tsv")
+    ok = table[table["status"] == "ok"]
+    bad = {r.video_id: f"{r.status}: {r.error}" for r in table.itertuples() if r.status != "ok"}
+    videos = ok.assign(label=-1, subset="test")[["video_id", "label", "n_frames", "n_flow", "subset"]]
+    return Extracted(folder / "frames", videos.reset_index(drop=True), bad)
+
+
+def stream_caches(bundle: Bundle, extracted: Extracted, streams: Sequence[str], device: str | None,
+                  folder: Path) -> dict[str, Path]:
+    """Each stream's feature cache of the extracted videos, written (``features.dtype``) into ``folder``."""
+    features = bundle.settings["features"]
+    out = {}
+    for stream in streams:
+        model, meta = load_final(bundle.path(STREAM_FILES[stream]))
+        cache = stream_cache(model, meta, extracted.videos, extracted.frames_root, features,
+                             device or "auto", bundle.class_names, {"bundle": str(bundle.folder)})
+        out[stream] = folder / f"{stream}_{meta['attention']}.h5"
+        write_feature_cache(out[stream], cache, dtype=features["dtype"])
+    return out
+
+
+def cln_score_set(bundle: Bundle, variant: str, static: FeatureCache, motion: FeatureCache, device: torch.device,
+                  folder: Path) -> ScoreSet:
+    """The CLN's per-head scores of the videos, its inputs mapped by its trained input scale."""
+    name = CLN_FILES[variant]
+    blob = bundle.checkpoint(name)
+    try:
+        model = CollaborativeLearningNetwork(**blob["meta"])
+        model.load_state_dict(blob["state_dict"])
+        scales = {side: (blob["input_scale"][side]["shift"], blob["input_scale"][side]["scale"]) for side in SIDES}
+    except (KeyError, RuntimeError, TypeError) as err:
+        raise BundleError(f"{bundle.folder / name}: not a tclsta CLN checkpoint ({err})") from err
+    order = paired_order(static, motion)
+    data = pair_frames(static, motion, order, np.empty(0, dtype=np.int64), False, folder, scales)
+    with closing(data):
+        scores = predict_probabilities(model, data, CLN_BATCH, device)
+    return ScoreSet(list(static.video_ids), np.asarray(static.labels), ["test"] * len(static), scores,
+                    list(static.class_names))
+
+
+def _awl(bundle: Bundle, source: str, scores: ScoreSet) -> np.ndarray:
+    """Eq. 14 with one bundled AWL source: its temperatures, then its per-class weights."""
+    weights_name, fit_name = awl_files(source)
+    weights, streams = read_weights(bundle.path(weights_name), scores.class_names)
+    temperatures = read_fit_record(bundle.path(fit_name)).temperatures
+    return fuse(calibrated(scores, temperatures).stacked(None, streams), weights)
+
+
+def fusion_scores(bundle: Bundle, fusion: str, caches: dict[str, Path], device: torch.device,
+                  folder: Path) -> tuple[list[str], np.ndarray]:
+    """The video ids and class scores ``[V, C]`` of ``fusion`` over the feature caches, as ``evaluate``
+    scores its row."""
+    with ExitStack() as files:
+        opened = {s: files.enter_context(open_feature_cache(p)) for s, p in caches.items()}
+        if fusion in ("rgb", "flow"):
+            return list(opened[fusion].video_ids), stream_probabilities(opened[fusion], caches[fusion])
+        static, motion = opened["rgb"], opened["flow"]
+        ids = list(static.video_ids)
+        if fusion == "late":
+            return ids, late_fusion(stream_score_set(static, motion).stacked())
+        if fusion == "awl_heldout":
+            return ids, _awl(bundle, "stream_heldout", stream_score_set(static, motion))
+        cln = cln_score_set(bundle, "paper" if fusion == "paper" else "heldout", static, motion, device, folder)
+        if fusion == "paper":
+            return ids, _awl(bundle, "cln", cln)
+        if fusion == "cln_awl_heldout":
+            return ids, _awl(bundle, "cln_heldout", cln)
+        return ids, cln.scores["fused"] if "fused" in cln.scores else late_fusion(cln.stacked())
+
+
+def streams_for(fusion: str) -> tuple[str, ...]:
+    """The streams a fusion runs."""
+    return (fusion,) if fusion in ("rgb", "flow") else ("rgb", "flow")
+
+
+def choose_fusion(bundle: Bundle, fusion: str | None) -> str:
+    """``fusion`` if the bundle serves it; the default is the bundle's best ``[held-out]`` row."""
+    fusion = fusion or bundle.best_heldout()
+    if fusion not in bundle.rows():
+        raise ConfigError(f"{bundle.folder}: --fusion {fusion} is not served by this bundle "
+                          f"(it serves {', '.join(bundle.rows())})")
+    return fusion
+
+
+@dataclass
+class Prediction:
+    """One video's result: class scores per fusion, or the reason it could not be read."""
+
+    path: Path
+    video_id: str
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    error: str = ""
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str], *, device: str | None = None,
+                   batch_videos: int = 8) -> list[Prediction]:
+    """Scores of every video under each of ``fusions`` (``batch_videos`` videos extracted at a time, into a
+    temporary folder removed after); a video that cannot be read gets its reason instead, logged."""
+    ids = video_ids(paths)
+    torch_device = resolve_device(device or "auto")
+    streams = sorted({s for fusion in fusions for s in streams_for(fusion)}, key=["rgb", "flow"].index)
+    results: list[Prediction] = []
+    for batch in _batches(list(zip(paths, ids)), max(1, batch_videos)):
+        with tempfile.TemporaryDirectory(prefix="tclsta-predict-") as tmp:
+            folder = Path(tmp)
+            extracted = extract_videos([p for p, _ in batch], [i for _, i in batch], bundle.settings, folder, device)
+            scored: dict[str, dict[str, np.ndarray]] = {}
+            if len(extracted.videos):
+                caches = stream_caches(bundle, extracted, streams, device, folder)
+                for fusion in fusions:
+                    order, scores = fusion_scores(bundle, fusion, caches, torch_device, folder)
+                    for vid, row in zip(order, scores):
+                        scored.setdefault(vid, {})[fusion] = row
+            for path, vid in batch:
+                if vid in scored:
+                    results.append(Prediction(path, vid, scored[vid]))
+                else:
+                    reason = extracted.bad.get(vid, "no frames extracted")
+                    log.error("%s: cannot be predicted (%s)", path, reason)
+                    results.append(Prediction(path, vid, error=reason))
+    return results
+
+
+def prediction_table(results: Sequence[Prediction], class_names: Sequence[str], fusion: str,
+                     method: str) -> pd.DataFrame:
+    """``predictions.csv`` of one fusion: path, video_id, prediction (label number), class_name, probability
+    (the fused score of that class), method (the ``metrics.json`` row); good videos only."""
+    rows = [{"path": str(r.path), "video_id": r.video_id, "prediction": int(r.scores[fusion].argmax()),
+             "class_name": class_names[int(r.scores[fusion].argmax())], "probability": float(r.scores[fusion].max()),
+             "method": method} for r in results if fusion in r.scores]
+    return pd.DataFrame(rows, columns=["path", "video_id", "prediction", "class_name", "probability", "method"])
+
+
+def top_k(result: Prediction, class_names: Sequence[str], k: int, fusion: str, method: str) -> dict[str, Any]:
+    """One ``predictions.jsonl`` record: the top-k classes of one fusion and their scores (or the error)."""
+    record: dict[str, Any] = {"path": str(result.path), "video_id": result.video_id, "method": method}
+    if fusion not in result.scores:
+        return {**record, "error": result.error}
+    scores = result.scores[fusion]
+    best = np.argsort(-scores, kind="stable")[:k]
+    return {**record, "top_k": [{"label": int(j), "class_name": class_names[j], "probability": float(scores[j])}
+                                for j in best]}
