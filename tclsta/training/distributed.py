@@ -79,6 +79,13 @@ def start(world: World, device: torch.device, timeout_s: int) -> None:
              world.rank, world.size, world.local_rank, backend, device)
 
 
+def lost_peer(err: RuntimeError, world: World) -> bool:
+    """Whether ``err`` is a collective that failed: a peer's connection closed, or the timeout ran out."""
+    text = str(err)
+    return world.size > 1 and (isinstance(err, dist.DistError) or "gloo" in text or "NCCL" in text
+                               or "Connection closed by peer" in text)
+
+
 def stop(world: World) -> None:
     """Leave the process group (after the others have finished their last collective)."""
     if world.size > 1 and dist.is_initialized():

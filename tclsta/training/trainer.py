@@ -104,7 +104,7 @@ def train_mode(model: torch.nn.Module, norm_eval: bool) -> None:
 
 def fingerprint(config: dict[str, Any], job: StreamJob) -> str:
     """What a resume file must have been made with to be continued (the list of streams/attentions run is not)."""
-    stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions", "num_workers")}
+    stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions", "num_workers", "dist_timeout")}
     return digest({"seed": config["seed"], "model": config["model"], "stream": stream, "split": job.split,
                    "stream_name": job.stream, "attention": job.attention})
 
@@ -122,7 +122,9 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
     distributed.start(world, device, scfg["dist_timeout"])
     try:
         return _train(config, job, stop_after, world, device)
-    except torch.distributed.DistError as err:  # a peer died, or stopped answering for stream.dist_timeout s
+    except RuntimeError as err:  # a peer died, or stopped answering for stream.dist_timeout s
+        if not distributed.lost_peer(err, world):
+            raise
         raise TclstaError(f"{job.output}: rank {world.rank} of {world.size} lost the other ranks (one died or hung; "
                           f"see the launcher's summary of which and each rank's [rank N] lines in this log): "
                           f"{str(err).splitlines()[0]}") from err
