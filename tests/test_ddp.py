@@ -32,7 +32,7 @@ from tclsta.training.runtime import model_input
 from tclsta.training.trainer import train_stream
 
 from frames_factory import make_dataset
-from snakemake_run import REPO
+from snakemake_run import REPO, snakemake, write_config
 from test_training import job, small_config
 
 pytestmark = pytest.mark.slow
@@ -218,3 +218,25 @@ def test_launch_mismatches_are_errors_before_training(dataset, tmp_path):
     with pytest.raises(ConfigError, match="sync_bn needs CUDA"):
         check_world(World(0, 2, 0), 2, 8, cpu, sync_bn=True)
     check_world(World(1, 2, 1), 2, 8, cpu, sync_bn=False)
+
+
+def train_stream_jobs(dry_run: str) -> list[str]:
+    """The `rule train_stream:` blocks of a `snakemake -n -p` output."""
+    return [block for block in dry_run.split("\nrule ")[1:] if block.startswith("train_stream:")]
+
+
+def test_dry_run_shows_torchrun_locally_and_srun_with_the_gpu_request_on_slurm(tmp_path):
+    from tclsta.device import visible_gpus
+
+    write_config(tmp_path / "local", {"stream": {"gpus": 2}})  # device cpu: two gloo processes
+    jobs = train_stream_jobs(snakemake(tmp_path / "local", "-n", "-p").stdout)
+    assert len(jobs) == 2 and all("torchrun --standalone --nproc-per-node 2 --no-python tclsta train-stream" in j
+                                  and "gpu=0, tasks=2" in j for j in jobs), jobs
+    write_config(tmp_path / "slurm", {"device": "auto", "resources": {"gpus": 1}, "stream": {"gpus": 2}})
+    jobs = train_stream_jobs(snakemake(tmp_path / "slurm", "-n", "-p", profile="slurm").stdout)
+    assert len(jobs) == 2 and all("srun --ntasks=2 --kill-on-bad-exit=1 tclsta train-stream" in j
+                                  and "gpu=2, tasks=2, mpi=srun, tasks_per_gpu=1" in j for j in jobs), jobs
+    if len(visible_gpus()) < 2:  # locally, more GPUs than present is an error before anything runs
+        refused = snakemake(tmp_path / "slurm", "-n", check=False)
+        assert refused.returncode != 0
+        assert f"stream.gpus is 2 but this machine has {len(visible_gpus())} GPU(s); set device: cpu" in refused.stdout
