@@ -51,7 +51,7 @@ def infer(model: AttentionStream, loader: DataLoader, device: torch.device
 
 
 def correct_count(model: AttentionStream, loader: DataLoader, device: torch.device) -> tuple[int, int]:
-    """(correctly classified, all) videos of ``loader`` by the stream's prediction (mean of its heads' probabilities)."""
+    """(correctly classified, all) videos of ``loader``; the prediction is the mean of the heads' probabilities."""
     correct = total = 0
     for output, labels, _ in infer(model, loader, device):
         correct += int((output.prediction().argmax(dim=1).cpu() == labels).sum())

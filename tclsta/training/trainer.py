@@ -104,7 +104,8 @@ def train_mode(model: torch.nn.Module, norm_eval: bool) -> None:
 
 def fingerprint(config: dict[str, Any], job: StreamJob) -> str:
     """What a resume file must have been made with to be continued (the list of streams/attentions run is not)."""
-    stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions", "num_workers", "dist_timeout")}
+    ignored = ("streams", "attentions", "num_workers", "dist_timeout")
+    stream = {k: v for k, v in config["stream"].items() if k not in ignored}
     return digest({"seed": config["seed"], "model": config["model"], "stream": stream, "split": job.split,
                    "stream_name": job.stream, "attention": job.attention})
 
