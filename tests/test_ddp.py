@@ -207,7 +207,13 @@ def test_hung_rank_fails_the_job_after_the_timeout(dataset, tmp_path):
     proc = launch(small_config(tmp_path, gpus=2, dist_timeout=10,
                                **{**PER_RANK_BN, "iterations": {"flow": 5000, "rgb": 5000}}), dataset, output)
     wait_for_file(resume_path(output), proc)
-    os.kill(rank_pid(proc, 1), signal.SIGSTOP)  # alive but silent: only the timeout can tell
+    hung = rank_pid(proc, 1)
+    os.kill(hung, signal.SIGSTOP)  # alive but silent: only the timeout can tell
+    deadline = time.monotonic() + 90
+    while "lost the other ranks" not in output.with_suffix(".log").read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, output.with_suffix(".log").read_text()[-3000:]
+        time.sleep(0.2)
+    os.kill(hung, signal.SIGCONT)  # so that torchrun's SIGTERM ends it now, not after its 30 s grace
     log = finish(proc, output, timeout=120)
     assert proc.returncode != 0
     assert f"{output}: rank 0 of 2 lost the other ranks" in log and "Timed out" in log, log[-3000:]
