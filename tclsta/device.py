@@ -72,8 +72,10 @@ def _job_gpu() -> int:
     """This job's GPU: its own one among several visible (locked for the process), else the only one."""
     global _claimed
     count = torch.cuda.device_count()
-    if count < 2 or "SLURM_JOB_ID" in os.environ:  # SLURM gives each job its own GPUs
+    if count < 2:
         return 0
+    if "SLURM_JOB_ID" in os.environ:  # SLURM gives each job its own GPUs; one per task of a multi-GPU job
+        return int(os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID", "0"))) % count
     if _claimed is None:
         ids = visible_gpus()[:count] or [str(i) for i in range(count)]
         _claimed = claim_gpu(ids, lock_dir())

@@ -4,6 +4,10 @@ Reads the manifest, the frame index and the extracted frames; writes
 <output_dir>/streams/split<N>/<stream>_<attention>.pt (or --output). A resume file next to
 it is updated every stream.checkpoint_every iterations; rerunning the same command after
 a crash or preemption continues from it.
+
+With stream.gpus N > 1, start it in N processes (one per GPU; with device cpu, N CPU processes):
+  torchrun --standalone --nproc-per-node N --no-python tclsta train-stream ...
+or, inside a SLURM job, srun --ntasks=N tclsta train-stream ... (docs/multi-gpu.md).
 """
 
 from __future__ import annotations

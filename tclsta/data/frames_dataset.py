@@ -143,12 +143,17 @@ class TrainBatches(Sampler):
     """Batches of ``(video, seed)`` pairs for iterations ``start … stop − 1``.
 
     Iteration i's batch depends only on ``(seed, i)``, so a resumed run sees exactly the
-    batches the uninterrupted run would have seen.
+    batches the uninterrupted run would have seen. With ``ranks`` > 1 (data-parallel
+    training) rank r takes the r-th equal slice of that global batch: the ranks together
+    see the batches of one process, whatever their number.
     """
 
-    def __init__(self, n_videos: int, batch_size: int, seed: int, start: int, stop: int) -> None:
+    def __init__(self, n_videos: int, batch_size: int, seed: int, start: int, stop: int,
+                 rank: int = 0, ranks: int = 1) -> None:
         self.n_videos, self.batch_size, self.seed = n_videos, batch_size, seed
         self.start, self.stop = start, stop
+        share = batch_size // ranks
+        self.slice = slice(rank * share, (rank + 1) * share)
 
     def __len__(self) -> int:
         return max(0, self.stop - self.start)
@@ -158,4 +163,4 @@ class TrainBatches(Sampler):
             rng = np.random.default_rng([self.seed, iteration])
             videos = rng.choice(self.n_videos, size=self.batch_size, replace=self.n_videos < self.batch_size)
             seeds = rng.integers(0, 2**63 - 1, size=self.batch_size)
-            yield [(int(v), int(s)) for v, s in zip(videos, seeds)]
+            yield [(int(v), int(s)) for v, s in zip(videos, seeds)][self.slice]

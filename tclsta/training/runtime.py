@@ -50,10 +50,16 @@ def infer(model: AttentionStream, loader: DataLoader, device: torch.device
         yield output, labels, positions
 
 
-def accuracy(model: AttentionStream, loader: DataLoader, device: torch.device) -> float:
-    """Video accuracy of the stream's prediction (mean of its heads' probabilities) over ``loader``."""
+def correct_count(model: AttentionStream, loader: DataLoader, device: torch.device) -> tuple[int, int]:
+    """(correctly classified, all) videos of ``loader``; the prediction is the mean of the heads' probabilities."""
     correct = total = 0
     for output, labels, _ in infer(model, loader, device):
         correct += int((output.prediction().argmax(dim=1).cpu() == labels).sum())
         total += len(labels)
+    return correct, total
+
+
+def accuracy(model: AttentionStream, loader: DataLoader, device: torch.device) -> float:
+    """Video accuracy of the stream's prediction over ``loader``."""
+    correct, total = correct_count(model, loader, device)
     return correct / max(total, 1)

@@ -9,6 +9,11 @@ validations; the three heads' cross-entropies are summed with ``stream.loss_weig
 Every batch is a pure function of (seed, iteration) (see
 :class:`tclsta.data.frames_dataset.TrainBatches`), so with the state in the resume file a
 restarted job continues exactly the run it replaces.
+With ``stream.gpus`` > 1 it runs in that many processes under DistributedDataParallel
+(:mod:`tclsta.training.distributed`): each takes its slice of every global batch; rank 0
+validates what all hold (its BatchNorm statistics), each rank a share of the
+held-out videos; rank 0 alone writes the history, checkpoints and the resume
+file, which every rank resumes from.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from tqdm import tqdm
 from tclsta.config import digest
 from tclsta.data.frames_dataset import FramesDataset, TrainBatches, class_names, records, split_videos
 from tclsta.device import resolve_device
-from tclsta.errors import DatasetError
+from tclsta.errors import DatasetError, TclstaError
 from tclsta.models.stream import build_stream, stream_loss
+from tclsta.training import distributed
 from tclsta.training.checkpoint import load_resume, resume_path, save_final, save_resume
-from tclsta.training.runtime import accuracy, autocast, loader_options, model_input, prepare
+from tclsta.training.runtime import autocast, loader_options, model_input, prepare
 from tclsta.training.schedule import stream_schedule
 
 log = logging.getLogger(__name__)
@@ -87,9 +93,19 @@ def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
+def train_mode(model: torch.nn.Module, norm_eval: bool) -> None:
+    """Training mode; with ``norm_eval`` the BatchNorm layers stay in evaluation mode (running statistics, frozen)."""
+    model.train()
+    if norm_eval:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
+
 def fingerprint(config: dict[str, Any], job: StreamJob) -> str:
     """What a resume file must have been made with to be continued (the list of streams/attentions run is not)."""
-    stream = {k: v for k, v in config["stream"].items() if k not in ("streams", "attentions", "num_workers")}
+    ignored = ("streams", "attentions", "num_workers", "dist_timeout")
+    stream = {k: v for k, v in config["stream"].items() if k not in ignored}
     return digest({"seed": config["seed"], "model": config["model"], "stream": stream, "split": job.split,
                    "stream_name": job.stream, "attention": job.attention})
 
@@ -101,7 +117,26 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
     or time-sliced job); returns None then.
     """
     scfg, mcfg, seed = config["stream"], config["model"], config["seed"]
+    world = distributed.world_from_env()
     device = resolve_device(config["device"])
+    distributed.check_world(world, scfg["gpus"], scfg["batch_size"], device, scfg["sync_bn"])
+    distributed.start(world, device, scfg["dist_timeout"])
+    try:
+        return _train(config, job, stop_after, world, device)
+    except RuntimeError as err:  # a peer died, or stopped answering for stream.dist_timeout s
+        if not distributed.lost_peer(err, world):
+            raise
+        raise TclstaError(f"{job.output}: rank {world.rank} of {world.size} lost the other ranks (one died or hung; "
+                          f"see the launcher's summary of which and each rank's [rank N] lines in this log): "
+                          f"{str(err).splitlines()[0]}") from err
+    finally:
+        distributed.stop(world)
+
+
+def _train(config: dict[str, Any], job: StreamJob, stop_after: int | None, world: distributed.World,
+           device: torch.device) -> Path | None:
+    """:func:`train_stream` in one process of ``world`` (all of them when it is one)."""
+    scfg, mcfg, seed = config["stream"], config["model"], config["seed"]
     names = class_names(job.manifest)
     videos = split_videos(job.manifest, job.frames_index, job.split)
     fit, val = holdout(videos[videos["subset"] == "train"], scfg["holdout_fraction"], seed)
@@ -109,7 +144,7 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
              job.split, job.stream, job.attention, len(fit), len(val), len(names), device)
 
     torch.manual_seed(seed)
-    model = prepare(build_stream(mcfg, job.stream, job.attention, len(names)), device)
+    model = prepare(build_stream(mcfg, job.stream, job.attention, len(names)), device)  # what is saved
     optimizer = torch.optim.SGD(model.parameters(), lr=scfg["lr"], momentum=scfg["momentum"],
                                 weight_decay=scfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.1,
@@ -129,17 +164,28 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
         start, history, best = state["iteration"], state["history"], state.get("best")
         loss_avg, acc_avg = (None if v is None else torch.tensor(v, device=device) for v in state["running"])
         log.info("%s: resuming at iteration %d of %d", resume, start, total)
+    parallel = distributed.wrap(model, world, device, scfg["sync_bn"])  # what trains
+    model = parallel.module if world.size > 1 else model  # SyncBatchNorm replaced its layers
 
     common = dict(stream=job.stream, crop_size=scfg["crop_size"], flow_stack=mcfg["flow_stack"])
     train_set = FramesDataset(job.frames_root, records(fit), segments=scfg["segments"], scales=scfg["scales"],
                               flip=scfg["flip"], train=True, **common)
     options = loader_options(device, scfg["num_workers"])
-    val_loader = DataLoader(FramesDataset(job.frames_root, records(val), segments=scfg["segments"], **common),
+    val_loader = DataLoader(FramesDataset(job.frames_root, records(val)[world.rank::world.size],  # this rank's share
+                                          segments=scfg["segments"], **common),
                             batch_size=scfg["batch_size"], **options)
-    loader = DataLoader(train_set, batch_sampler=TrainBatches(len(train_set), scfg["batch_size"], seed, start, total),
-                        **options)
+    batches = TrainBatches(len(train_set), scfg["batch_size"], seed, start, total, world.rank, world.size)
+    loader = DataLoader(train_set, batch_sampler=batches, **options)
+
+    def averaged() -> None:
+        """The running averages over every rank's slice, i.e. over the global batches (they are linear)."""
+        nonlocal loss_avg, acc_avg
+        loss_avg, acc_avg = (distributed.mean_over_ranks(v, world) for v in (loss_avg, acc_avg))
 
     def snapshot(iteration: int) -> None:
+        averaged()
+        if not world.main:
+            return
         save_resume(resume, {
             "fingerprint": key, "iteration": iteration, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -147,12 +193,13 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
             "running": [None if v is None else float(v) for v in (loss_avg, acc_avg)],
         })
 
-    model.train()
-    progress = tqdm(loader, initial=start, total=total, desc=f"{job.stream}/{job.attention}", mininterval=2.0)
+    train_mode(parallel, scfg["norm_eval"])
+    progress = tqdm(loader, initial=start, total=total, desc=f"{job.stream}/{job.attention}", mininterval=2.0,
+                    disable=not world.main)
     for iteration, (clips, labels, _) in enumerate(progress, start=start + 1):
         clips, labels = model_input(clips, device, train_set.flow), labels.to(device, non_blocking=True)
         with autocast(device):
-            output = model(clips)
+            output = parallel(clips)
             loss = stream_loss(output, labels, scfg["loss_weights"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -168,7 +215,8 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
             progress.set_postfix(loss=f"{float(loss_avg):.3f}", acc=f"{float(acc_avg):.2f}",
                                  lr=f"{optimizer.param_groups[0]['lr']:.0e}")
         if len(val) and (iteration % schedule.validate_every == 0 or iteration == total):
-            val_acc = accuracy(model, val_loader, device)
+            averaged()
+            val_acc = distributed.validate(model, val_loader, device, world)
             scheduler.step(val_acc)
             history.append({"iteration": iteration, "loss": float(loss_avg), "train_acc": float(acc_avg),
                             "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"]})
@@ -176,14 +224,17 @@ def train_stream(config: dict[str, Any], job: StreamJob, stop_after: int | None 
                      iteration, float(loss_avg), float(acc_avg), val_acc, optimizer.param_groups[0]["lr"], float(grad_max))
             grad_max = None
             if scfg["keep"] == "best" and (best is None or val_acc >= best["val_acc"]):
-                best = {"iteration": iteration, "val_acc": val_acc, "model": _cpu_copy(model.state_dict())}
-            model.train()
+                best = {"iteration": iteration, "val_acc": val_acc,
+                        "model": _cpu_copy(model.state_dict()) if world.main else None}
+            train_mode(parallel, scfg["norm_eval"])
         if iteration % scfg["checkpoint_every"] == 0 or iteration == total:
             snapshot(iteration)
         if stop_after is not None and iteration >= stop_after:
             log.info("stopping after iteration %d (resume file %s)", iteration, resume)
             return None
     progress.close()
+    if not world.main:
+        return job.output
 
     kept = total
     if best is not None:

@@ -133,6 +133,44 @@ def stream_cfg():
                        "stream": stream}, sort_keys=True)
 
 
+STREAM_PROCS = config["stream"]["gpus"]
+# a remote executor, a run inside a SLURM job, or (in dry-runs too, whose executor is "dryrun") a profile
+# with SLURM default resources, as workflow/profiles/slurm
+_defaults = workflow.resource_settings.default_resources
+ON_SLURM = (not workflow.local_exec or "SLURM_JOB_ID" in os.environ
+            or any(arg.startswith("slurm_") for arg in (_defaults.args if _defaults else [])))
+if STREAM_PROCS > 1 and not ON_SLURM:  # an error before launch, not N processes fighting over too few GPUs
+    from tclsta.device import visible_gpus
+
+    _here = len(visible_gpus())
+    if config["device"] != "cpu" and _here < STREAM_PROCS:
+        raise WorkflowError(f"stream.gpus is {STREAM_PROCS} but this machine has {_here} GPU(s); "
+                            f"set device: cpu to train with {STREAM_PROCS} CPU processes (gloo) instead")
+
+
+def stream_resources():
+    """A stream job's resources: stream.gpus × resources.gpus GPUs; with gpus > 1 one task per GPU (srun on SLURM).
+
+    On SLURM a stream job is a GPU job (the profile sends it to the gpu partition) unless device is cpu.
+    """
+    per_process = max(GPUS, 1) if ON_SLURM else GPUS
+    gpus = 0 if config["device"] == "cpu" else STREAM_PROCS * per_process
+    if STREAM_PROCS == 1:
+        return {"gpu": gpus}
+    # mpi: the SLURM job step runs the shell itself (no `srun -n1` around it), so its srun starts the tasks
+    tasks = {"tasks": STREAM_PROCS, "mpi": "srun", **({"tasks_per_gpu": 1} if gpus else {})}
+    return {"gpu": gpus, **tasks}
+
+
+def stream_launcher():
+    """What starts `tclsta train-stream`: itself (one process), torchrun locally, srun on SLURM (one task per GPU)."""
+    if STREAM_PROCS == 1:
+        return ""
+    if ON_SLURM:
+        return f"srun --ntasks={STREAM_PROCS} --kill-on-bad-exit=1 "
+    return f"torchrun --standalone --nproc-per-node {STREAM_PROCS} --no-python "
+
+
 def cln_cache(stream):
     return expand(FEATURES, stream=stream, attention=config["cln"]["attention"], allow_missing=True)[0]
 

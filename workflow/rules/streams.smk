@@ -13,16 +13,17 @@ rule train_stream:
     params:
         cfg=stream_cfg(),
         frames=lambda wildcards: FRAMES,  # a function: a plain path prefix of the inputs trips --lint
+        launch=stream_launcher(),
     threads: 2
     resources:
-        gpu=GPUS,
+        **stream_resources(),
         runtime=config["resources"]["train_runtime"],
     log:
         f"{LOGS}/streams/split{{split}}/{{stream}}_{{attention}}.log",
     conda:
         GPU_ENV
     shell:
-        "OMP_NUM_THREADS={threads} tclsta train-stream --config-json {params.cfg:q} --split {wildcards.split}"
+        "OMP_NUM_THREADS={threads} {params.launch}tclsta train-stream --config-json {params.cfg:q} --split {wildcards.split}"
         " --stream {wildcards.stream} --attention {wildcards.attention} --manifest {input.manifest:q}"
         " --frames-index {input.index:q} --frames {params.frames:q} --output {output:q} > {log:q} 2>&1"
 
