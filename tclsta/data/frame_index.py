@@ -51,7 +51,7 @@ def merge_shards(shard_tables: Iterable[str | Path], index_out: str | Path, bad_
 
 
 def usable_videos(manifest_csv: str | Path, frames_index_csv: str | Path, split: int) -> pd.DataFrame:
-    """Manifest rows of ``split`` that are used (train/test) and were extracted successfully.
+    """Manifest rows of ``split`` that are used (train/test; not val/unused) and were extracted successfully.
 
     Adds columns ``subset`` (train/test), ``n_frames`` and ``n_flow``.
     """
@@ -61,6 +61,6 @@ def usable_videos(manifest_csv: str | Path, frames_index_csv: str | Path, split:
         raise DatasetError(f"{manifest_csv}: no column {column} (the dataset has no split {split})")
     index = read_index_table(frames_index_csv)
     ok = index[index["status"] == "ok"][["video_id", "n_frames", "n_flow"]]
-    table = manifest[manifest[column] != "unused"].merge(ok, on="video_id", how="inner")
+    table = manifest[manifest[column].isin(["train", "test"])].merge(ok, on="video_id", how="inner")
     table = table.rename(columns={column: "subset"})
     return table.drop(columns=[c for c in table.columns if c.startswith("split")]).reset_index(drop=True)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,14 +23,16 @@ import pandas as pd
 from tclsta.atomic import atomic_path
 from tclsta.data.distribution import class_folder, find_named, prefixed, video_folder
 from tclsta.data.layout import check_video_id
+from tclsta.data.lists import label_resolver, list_paths, read_classes, read_list
 from tclsta.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("synthetic", "ucf101", "hmdb51", "ucf50", "thumos14")
+FORMATS = ("synthetic", "ucf101", "hmdb51", "ucf50", "thumos14", "list", "folders", "kinetics")
 BASE_COLUMNS = ["video_id", "path", "label", "class_name", "group"]
-SUBSETS = ("train", "test", "unused")
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg")
+SUBSETS = ("train", "test", "val", "unused")  # val: a user's validation list/fraction (kept out of train and test)
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp", ".ogv",
+                  ".ts", ".mts")
 _GROUP = re.compile(r"_g(\d+)_", re.IGNORECASE)
 
 
@@ -347,41 +350,77 @@ def thumos14_manifest(root: Path) -> pd.DataFrame:
     return _table(videos, {1: subset_of}, str(root))
 
 
-BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    "synthetic": ucf101_manifest,
-    "ucf101": ucf101_manifest,
-    "hmdb51": hmdb51_manifest,
-    "ucf50": ucf50_manifest,
-    "thumos14": thumos14_manifest,
+# --- annotation lists (dataset.format: list) ---------------------------------------------------
+
+
+def list_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
+    """Annotation lists ``dataset.train/test[/val]`` (see :mod:`tclsta.data.lists`); one split."""
+    files = list_paths(root, dataset)
+    subsets = [key for key in ("train", "test", "val") if key in files]
+    entries = {key: read_list(files[key]) for key in subsets}
+    classes = read_classes(files["classes"]) if "classes" in files else None
+    names, label_of = label_resolver([e for key in subsets for e in entries[key]], classes, files.get("classes"))
+    index = _RootIndex(root)
+    videos: dict[str, _Video] = {}
+    subset_of: dict[str, str] = {}
+    listed_at: dict[tuple[int, str], str] = {}
+    for key in subsets:
+        for entry in entries[key]:
+            path, line = entry.where.rsplit(":", 1)
+            rel = index.resolve(entry.path, Path(path), int(line))
+            label = label_of(entry)
+            videos[rel] = _Video(rel, label, names[label], entry.group or _group_of(PurePosixPath(rel).name))
+            _assign(subset_of, listed_at, 1, rel, key, entry.where)
+    return _table(videos, {1: subset_of}, str(files["train"]))
+
+
+Builder = Callable[[Path, dict[str, Any]], pd.DataFrame]
+BUILDERS: dict[str, Builder] = {
+    "synthetic": lambda root, _: ucf101_manifest(root),
+    "ucf101": lambda root, _: ucf101_manifest(root),
+    "hmdb51": lambda root, _: hmdb51_manifest(root),
+    "ucf50": lambda root, _: ucf50_manifest(root),
+    "thumos14": lambda root, _: thumos14_manifest(root),
+    "list": list_manifest,
 }
 
 
-def build_manifest(format: str, root: str | Path) -> pd.DataFrame:
-    """Build the manifest of the dataset at ``root`` in ``format`` (see :data:`FORMATS`)."""
+def build_manifest(format: str, root: str | Path, dataset: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Build the manifest of the dataset at ``root`` in ``format`` (see :data:`FORMATS`).
+
+    ``dataset`` is the config's ``dataset`` section (list files, split fractions, Kinetics version).
+    """
     if format not in BUILDERS:
         raise DatasetError(f"unknown dataset format {format!r}; expected one of {', '.join(FORMATS)}")
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset root not found")
-    table = BUILDERS[format](root)
+    table = BUILDERS[format](root, dataset or {})
     log.info("%s manifest: %d videos, %d classes, %d splits", format, len(table),
              table["label"].nunique(), len(split_columns(table)))
     return table
 
 
-def split_files(format: str, root: str | Path) -> list[Path]:
+def split_files(format: str, root: str | Path, dataset: dict[str, Any] | None = None) -> list[Path]:
     """The official split/annotation files a format's manifest is read from (workflow inputs).
 
-    UCF50's folds come from file names, so it has none. Files not found give an empty list
-    (the manifest job then names what is missing).
+    UCF50's folds and the folders format's split come from file names, so they have none. Files
+    not found give an empty list (the manifest job then names what is missing).
     """
     root = Path(root)
+    if format == "list":
+        try:
+            return sorted(p for p in list_paths(root, dataset or {}).values() if p.is_file())
+        except DatasetError:
+            return []
     wanted = {
         "synthetic": [("ucfTrainTestlist", "*.txt")],
         "ucf101": [("ucfTrainTestlist", "*.txt")],
         "hmdb51": [(HMDB_SPLIT_DIR, "*.txt")],
         "ucf50": [],
         "thumos14": [("ucfTrainTestlist", "*.txt"), ("validation_set.mat", ""), ("test_set_meta.mat", "")],
+        "folders": [],
+        "kinetics": [("annotations", "[tv][ra]*.csv")],  # train.csv, val.csv (test.csv has no labels)
     }[format]
     found: list[Path] = []
     for name, pattern in wanted:

@@ -89,7 +89,7 @@ def video_count():
     from tclsta.errors import TclstaError
 
     try:
-        table = build_manifest(config["dataset"]["format"], dataset_root())
+        table = build_manifest(config["dataset"]["format"], dataset_root(), config["dataset"])
         check_splits(table, SPLITS, f"dataset.splits ({dataset_root()})")
     except TclstaError as err:
         raise WorkflowError(f"cannot use the dataset's split files: {err}") from None
@@ -118,7 +118,7 @@ def dataset_inputs(wildcards):
         return synthetic_videos(wildcards)
     from tclsta.data.manifest import split_files
 
-    paths = [str(p) for p in split_files(config["dataset"]["format"], dataset_root())]
+    paths = [str(p) for p in split_files(config["dataset"]["format"], dataset_root(), config["dataset"])]
     for path in paths:
         if "{" in path or "}" in path:
             raise WorkflowError(f"{path}: '{{' or '}}' in a class or file name is read by Snakemake as a "

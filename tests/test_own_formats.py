@@ -1,0 +1,82 @@
+"""The list, folders and kinetics dataset formats: parsers, the folder split, missing Kinetics videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tclsta.data.manifest import build_manifest, split_files
+from tclsta.errors import DatasetError
+
+
+def touch(root: Path, *paths: str) -> None:
+    for rel in paths:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).touch()
+
+
+# --- list -----------------------------------------------------------------------------------------
+
+
+def test_text_lists_with_one_based_class_file_bom_crlf_and_blank_lines(tmp_path: Path) -> None:
+    touch(tmp_path, "vids/a b.mp4", "vids/c.avi", "vids/d (1).mkv", "vids/e.mp4")
+    (tmp_path / "classes.txt").write_bytes("\ufeff1 Jump Rope\r\n2 Play (Piano)\r\n\r\n".encode())
+    (tmp_path / "train.txt").write_bytes(b"\xef\xbb\xbfvids/a b.mp4 1\r\n\r\nvids/c.avi 2\r\n")
+    (tmp_path / "test.txt").write_text('"vids/d (1).mkv" 2\n\nvids/e.mp4 1\n')
+    table = build_manifest("list", tmp_path, {"train": "train.txt", "test": "test.txt", "classes": "classes.txt"})
+    rows = table.set_index("path")
+    assert rows.loc["vids/a b.mp4", ["label", "class_name", "split1"]].tolist() == [0, "Jump Rope", "train"]
+    assert rows.loc["vids/d (1).mkv", ["label", "class_name", "split1"]].tolist() == [1, "Play (Piano)", "test"]
+    assert rows.loc["vids/e.mp4", "split1"] == "test"
+    assert sorted(split_files("list", tmp_path, {"train": "train.txt", "test": "test.txt", "classes": "classes.txt"})) \
+        == sorted(tmp_path / n for n in ("classes.txt", "test.txt", "train.txt"))
+
+
+def test_zero_based_class_file_of_names(tmp_path: Path) -> None:
+    touch(tmp_path, "a.mp4", "b.mp4")
+    (tmp_path / "classes.txt").write_text("walk\nrun\n")
+    (tmp_path / "train.txt").write_text("a.mp4 0\n")
+    (tmp_path / "test.txt").write_text("b.mp4 1\n")
+    table = build_manifest("list", tmp_path, {"train": "train.txt", "test": "test.txt", "classes": "classes.txt"})
+    assert dict(zip(table["path"], table["class_name"])) == {"a.mp4": "walk", "b.mp4": "run"}
+
+
+def test_csv_with_names_quotes_commas_and_groups(tmp_path: Path) -> None:
+    touch(tmp_path, "x/clip, take 1.mp4", "x/two.mp4", "x/three.mp4")
+    (tmp_path / "train.csv").write_bytes('\ufeffpath,label,group\r\n"x/clip, take 1.mp4","Play (Piano), loud",s1\r\n'
+                                         'x/two.mp4,walk,s2\r\n\r\n'.encode())
+    (tmp_path / "test.csv").write_text('path,label\nx/three.mp4,"Play (Piano), loud"\n')
+    table = build_manifest("list", tmp_path, {"train": "train.csv", "test": "test.csv"}).set_index("path")
+    assert sorted(set(table["class_name"])) == ["Play (Piano), loud", "walk"]  # sorted distinct names
+    assert table.loc["x/clip, take 1.mp4", ["label", "group", "split1"]].tolist() == [0, "s1", "train"]
+    assert table.loc["x/three.mp4", ["label", "split1"]].tolist() == [0, "test"]
+
+
+def test_unknown_label_names_file_and_line(tmp_path: Path) -> None:
+    touch(tmp_path, "a.mp4", "b.mp4")
+    (tmp_path / "classes.txt").write_text("1 walk\n2 run\n")
+    (tmp_path / "train.txt").write_text("a.mp4 1\n\nb.mp4 3\n")
+    (tmp_path / "test.txt").write_text("a.mp4 1\n")
+    dataset = {"train": "train.txt", "test": "test.txt", "classes": "classes.txt"}
+    with pytest.raises(DatasetError, match=r"train\.txt:3: label 3 is not a class"):
+        build_manifest("list", tmp_path, dataset)
+    (tmp_path / "train.csv").write_text("path,label\nb.mp4,swim\n")
+    with pytest.raises(DatasetError, match=r"train\.csv:2: label 'swim' is not a class"):
+        build_manifest("list", tmp_path, {**dataset, "train": "train.csv"})
+
+
+def test_list_errors_name_the_file(tmp_path: Path) -> None:
+    touch(tmp_path, "a.mp4")
+    (tmp_path / "train.txt").write_text("a.mp4 0\nmissing.mp4 0\n")
+    (tmp_path / "test.txt").write_text("a.mp4 0\n")
+    with pytest.raises(DatasetError, match=r"train\.txt:2: listed video 'missing.mp4' does not exist"):
+        build_manifest("list", tmp_path, {"train": "train.txt", "test": "test.txt"})
+    (tmp_path / "train.txt").write_text("a.mp4 0\n")
+    with pytest.raises(DatasetError, match=r"test\.txt:1: 'a.mp4' is test here but train at .*train\.txt:1"):
+        build_manifest("list", tmp_path, {"train": "train.txt", "test": "test.txt"})
+    (tmp_path / "bad.csv").write_text("file,class\na.mp4,0\n")
+    with pytest.raises(DatasetError, match=r"bad\.csv:1: expected the header path,label"):
+        build_manifest("list", tmp_path, {"train": "bad.csv", "test": "test.txt"})
+    with pytest.raises(DatasetError, match="needs dataset.test"):
+        build_manifest("list", tmp_path, {"train": "train.txt"})
