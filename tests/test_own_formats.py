@@ -80,3 +80,56 @@ def test_list_errors_name_the_file(tmp_path: Path) -> None:
         build_manifest("list", tmp_path, {"train": "bad.csv", "test": "test.txt"})
     with pytest.raises(DatasetError, match="needs dataset.test"):
         build_manifest("list", tmp_path, {"train": "train.txt"})
+
+
+# --- folders --------------------------------------------------------------------------------------
+
+
+def folder_dataset(root: Path, per_class: dict[str, int], clips: int = 1) -> None:
+    """``root/<class>/<class>_gGG_cCC.mp4``: ``per_class`` groups of ``clips`` clips each."""
+    for name, groups in per_class.items():
+        touch(root, *(f"{name}/{name.replace(' ', '_')}_g{g:02d}_c{c}.mp4"
+                      for g in range(1, groups + 1) for c in range(1, clips + 1)))
+
+
+def test_folders_split_is_stratified_and_recorded(tmp_path: Path) -> None:
+    folder_dataset(tmp_path, {"Jump (rope)": 20, "play piano": 10, "walk": 5})
+    (tmp_path / "walk" / "notes.txt").touch()  # not a video
+    table = build_manifest("folders", tmp_path, {"test_fraction": 0.2, "val_fraction": 0.1})
+    counts = table.groupby(["class_name", "split1"]).size().unstack(fill_value=0)
+    assert counts.loc["Jump (rope)"].to_dict() == {"test": 4, "train": 14, "val": 2}
+    assert counts.loc["play piano"].to_dict() == {"test": 2, "train": 7, "val": 1}
+    assert counts.loc["walk", "test"] == 1 and counts.loc["walk", "train"] >= 3
+    assert len(table) == 35 and sorted(set(table["class_name"])) == ["Jump (rope)", "play piano", "walk"]
+    other = build_manifest("folders", tmp_path, {"test_fraction": 0.2, "val_fraction": 0.1, "split_seed": 1})
+    assert list(other["split1"]) != list(table["split1"])  # the seed draws another split
+
+
+def test_folders_keep_groups_apart(tmp_path: Path) -> None:
+    folder_dataset(tmp_path, {"a": 10, "b": 7}, clips=3)
+    table = build_manifest("folders", tmp_path, {"group_pattern": r"_g(\d+)_"})
+    assert set(table["group"]) == {f"{g:02d}" for g in range(1, 11)}
+    for _, rows in table.groupby(["class_name", "group"]):
+        assert rows["split1"].nunique() == 1  # all clips of a source on one side
+    assert (table[table["class_name"] == "a"]["split1"] == "test").sum() == 6  # 2 of 10 groups x 3 clips
+    ungrouped = build_manifest("folders", tmp_path, {})
+    assert any(rows["split1"].nunique() > 1 for _, rows in ungrouped.groupby(["class_name", ungrouped["path"].str[:-6]]))
+
+
+def test_folders_split_stable_when_another_class_grows(tmp_path: Path) -> None:
+    folder_dataset(tmp_path, {"a": 12, "b": 8})
+    before = build_manifest("folders", tmp_path, {}).set_index("video_id")["split1"]
+    touch(tmp_path, *(f"b/b_extra{k}.mp4" for k in range(30)), "c/c_g01_c1.mp4", "c/c_g02_c1.mp4")
+    after = build_manifest("folders", tmp_path, {}).set_index("video_id")["split1"]
+    a_ids = [v for v in before.index if v.startswith("a_")]
+    assert after[a_ids].tolist() == before[a_ids].tolist()
+    assert set(after.index) - set(before.index)  # the new videos are in
+
+
+def test_folders_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no <class>/<video> files"):
+        build_manifest("folders", tmp_path, {})
+    folder_dataset(tmp_path, {"a": 3})
+    from tclsta.errors import ConfigError
+    with pytest.raises(ConfigError, match="exactly one capture group"):
+        build_manifest("folders", tmp_path, {"group_pattern": r"_g\d+_"})

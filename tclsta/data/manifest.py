@@ -23,6 +23,7 @@ import pandas as pd
 from tclsta.atomic import atomic_path
 from tclsta.data.distribution import class_folder, find_named, prefixed, video_folder
 from tclsta.data.layout import check_video_id
+from tclsta.data.folders import class_videos, group_of, group_regex, split_class
 from tclsta.data.lists import label_resolver, list_paths, read_classes, read_list
 from tclsta.errors import DatasetError
 
@@ -374,6 +375,29 @@ def list_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
     return _table(videos, {1: subset_of}, str(files["train"]))
 
 
+# --- class folders (dataset.format: folders) ---------------------------------------------------
+
+
+def folders_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
+    """``root/<class>/<video>``; one split drawn per class (see :mod:`tclsta.data.folders`)."""
+    regex = group_regex(dataset.get("group_pattern"))
+    test_fraction, val_fraction = dataset.get("test_fraction", 0.2), dataset.get("val_fraction", 0.0)
+    if test_fraction + val_fraction >= 1:
+        raise DatasetError(f"dataset.test_fraction + dataset.val_fraction = {test_fraction + val_fraction:g} "
+                           "leaves no training videos")
+    videos: dict[str, _Video] = {}
+    subset_of: dict[str, str] = {}
+    for label, (name, files) in enumerate(class_videos(root, VIDEO_SUFFIXES).items()):
+        rels = [f.relative_to(root).as_posix() for f in files]
+        unit_of = {rel: group_of(PurePosixPath(rel).name, regex) or PurePosixPath(rel).stem for rel in rels}
+        counts = pd.Series(list(unit_of.values())).value_counts().to_dict()
+        subsets = split_class(name, counts, test_fraction, val_fraction, dataset.get("split_seed", 0))
+        for rel in rels:
+            videos[rel] = _Video(rel, label, name, group_of(PurePosixPath(rel).name, regex))
+            subset_of[rel] = subsets[unit_of[rel]]
+    return _table(videos, {1: subset_of}, str(root))
+
+
 Builder = Callable[[Path, dict[str, Any]], pd.DataFrame]
 BUILDERS: dict[str, Builder] = {
     "synthetic": lambda root, _: ucf101_manifest(root),
@@ -382,6 +406,7 @@ BUILDERS: dict[str, Builder] = {
     "ucf50": lambda root, _: ucf50_manifest(root),
     "thumos14": lambda root, _: thumos14_manifest(root),
     "list": list_manifest,
+    "folders": folders_manifest,
 }
 
 
