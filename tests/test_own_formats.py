@@ -133,3 +133,68 @@ def test_folders_errors(tmp_path: Path) -> None:
     from tclsta.errors import ConfigError
     with pytest.raises(ConfigError, match="exactly one capture group"):
         build_manifest("folders", tmp_path, {"group_pattern": r"_g\d+_"})
+
+
+# --- kinetics -------------------------------------------------------------------------------------
+
+KINETICS_TRAIN = '''label,youtube_id,time_start,time_end,split,is_cc
+"passing American football (in game)",-abc_DEF123,10,20,train,0
+"passing American football (in game)",xyz,0,10,train,0
+"person's ""quoted"" label",-9zzz,5.0,15.0,train,1
+"person's ""quoted"" label",gone1,1,11,train,0
+abseiling,abc1,30,40,train,0
+'''
+KINETICS_VAL = '''\ufefflabel,youtube_id,time_start,time_end,split\r
+abseiling,val1,0,10,val\r
+"passing American football (in game)",--val2,3,13,val\r
+abseiling,gone2,0,10,val\r
+'''
+
+
+def kinetics_dataset(root: Path) -> None:
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "train.csv").write_text(KINETICS_TRAIN)
+    (root / "annotations" / "val.csv").write_bytes(KINETICS_VAL.encode())
+    (root / "annotations" / "test.csv").write_text("youtube_id,time_start,time_end,split\nunl,0,10,test\n")
+    touch(root, "train/passing American football (in game)/-abc_DEF123_000010_000020.mp4",
+          "train/passing American football (in game)/xyz_000000_000010.mp4",
+          "train/-9zzz_000005_000015.mp4", "train/abseiling/abc1_000030_000040.mp4",
+          "val/val1_000000_000010.mp4", "val/abseiling/--val2_000003_000013.mp4")
+
+
+def test_kinetics_layout_with_missing_videos(tmp_path: Path) -> None:
+    kinetics_dataset(tmp_path)
+    table = build_manifest("kinetics", tmp_path, {"version": 400}).set_index("video_id")
+    assert sorted(table.index) == sorted(["-abc_DEF123_000010_000020", "xyz_000000_000010", "-9zzz_000005_000015",
+                                          "abc1_000030_000040", "val1_000000_000010", "--val2_000003_000013"])
+    assert table.loc["-9zzz_000005_000015", "class_name"] == 'person\'s "quoted" label'
+    assert table.loc["--val2_000003_000013", ["class_name", "split1", "path"]].tolist() == [
+        "passing American football (in game)", "test", "val/abseiling/--val2_000003_000013.mp4"]
+    assert table.loc["-abc_DEF123_000010_000020", "split1"] == "train"
+    assert [v for v, _ in table.attrs["missing"]] == ["gone1_000001_000011", "gone2_000000_000010"]
+    assert sorted(p.name for p in split_files("kinetics", tmp_path)) == ["train.csv", "val.csv"]
+
+
+def test_kinetics_manifest_command_writes_missing_videos(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    kinetics_dataset(tmp_path / "k400")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "tclsta.cli", "manifest", "--format", "kinetics", "--root",
+                           str(tmp_path / "k400"), "--out", str(out / "manifest.csv"),
+                           "--missing", str(out / "missing_videos.txt")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 of 8 listed videos are missing from disk" in proc.stderr
+    lines = (out / "missing_videos.txt").read_text().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["gone1_000001_000011", "gone2_000000_000010"]
+    assert "train/gone1_000001_000011.mp4 not found" in lines[0]
+    from tclsta.data.manifest import read_manifest
+    assert len(read_manifest(out / "manifest.csv")) == 6
+
+
+def test_kinetics_bad_annotation_names_file_and_line(tmp_path: Path) -> None:
+    kinetics_dataset(tmp_path)
+    (tmp_path / "annotations" / "val.csv").write_text("label,youtube_id,time_start,time_end,split\nx,y,zero,10,val\n")
+    with pytest.raises(DatasetError, match=r"val\.csv:2: time_start/time_end must be numbers"):
+        build_manifest("kinetics", tmp_path, {})

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset format (default: dataset.format of the config)")
     parser.add_argument("--root", help="dataset folder (default: dataset.root of the config)")
     parser.add_argument("--out", required=True, help="manifest CSV to write")
+    parser.add_argument("--missing", help="write listed videos missing from disk here (video_id<TAB>reason; "
+                                          "Kinetics; empty for the other formats)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
@@ -43,4 +45,9 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     table = build_manifest(fmt, root, config["dataset"])
     check_splits(table, config["dataset"]["splits"], root)
     write_manifest(table, args.out)
+    if args.missing:
+        from tclsta.atomic import atomic_write_text
+
+        missing = table.attrs.get("missing", [])
+        atomic_write_text(args.missing, "".join(f"{video}\t{reason}\n" for video, reason in missing))
     log.info("wrote %s (%d videos)", args.out, len(table))

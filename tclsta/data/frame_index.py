@@ -29,8 +29,10 @@ def read_index_table(path: str | Path) -> pd.DataFrame:
 
 
 def merge_shards(shard_tables: Iterable[str | Path], index_out: str | Path, bad_out: str | Path,
-                 frames_root: str | Path, skip_bad: bool = True) -> pd.DataFrame:
+                 frames_root: str | Path, skip_bad: bool = True, missing: str | Path | None = None) -> pd.DataFrame:
     """Concatenate shard tables into the frame index; list unusable videos in ``bad_out``.
+
+    ``missing`` (``tclsta manifest --missing``) lists videos missing from disk; they head ``bad_out``.
 
     Every extracted video's folder under ``frames_root`` is verified first
     (:func:`tclsta.data.verify.verify_index`); a damaged one is marked ``damaged`` and left
@@ -46,7 +48,8 @@ def merge_shards(shard_tables: Iterable[str | Path], index_out: str | Path, bad_
     with atomic_path(index_out) as tmp:
         index.to_csv(tmp, index=False)
     bad = index[index["status"] != "ok"]
-    atomic_write_text(bad_out, "".join(f"{v}\t{e}\n" for v, e in zip(bad["video_id"], bad["error"])))
+    listed = Path(missing).read_text() if missing else ""
+    atomic_write_text(bad_out, listed + "".join(f"{v}\t{e}\n" for v, e in zip(bad["video_id"], bad["error"])))
     return index
 
 

@@ -24,6 +24,7 @@ from tclsta.atomic import atomic_path
 from tclsta.data.distribution import class_folder, find_named, prefixed, video_folder
 from tclsta.data.layout import check_video_id
 from tclsta.data.folders import class_videos, group_of, group_regex, split_class
+from tclsta.data.kinetics import kinetics_clips
 from tclsta.data.lists import label_resolver, list_paths, read_classes, read_list
 from tclsta.errors import DatasetError
 
@@ -398,6 +399,29 @@ def folders_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
     return _table(videos, {1: subset_of}, str(root))
 
 
+# --- Kinetics (dataset.format: kinetics) ---------------------------------------------------------
+
+
+def kinetics_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
+    """Kinetics: train.csv trains, val.csv tests (see :mod:`tclsta.data.kinetics`); one split.
+
+    Listed videos missing from disk are left out and kept in ``table.attrs["missing"]``
+    (``(video_id, reason)`` pairs, for ``bad_videos.txt``).
+    """
+    found, missing, classes = kinetics_clips(root)
+    version = dataset.get("version", 400)
+    if len(classes) != version:
+        log.warning("Kinetics-%d has %d classes, the annotations list %d", version, version, len(classes))
+    label_of = {name: i for i, name in enumerate(classes)}
+    videos = {rel: _Video(rel, label_of[clip.label], clip.label) for clip, rel in found}
+    if missing:
+        log.warning("Kinetics: %d of %d listed videos are missing from disk (listed in bad_videos.txt)",
+                    len(missing), len(missing) + len(found))
+    table = _table(videos, {1: {rel: clip.subset for clip, rel in found}}, str(root / "annotations"))
+    table.attrs["missing"] = missing
+    return table
+
+
 Builder = Callable[[Path, dict[str, Any]], pd.DataFrame]
 BUILDERS: dict[str, Builder] = {
     "synthetic": lambda root, _: ucf101_manifest(root),
@@ -407,6 +431,7 @@ BUILDERS: dict[str, Builder] = {
     "thumos14": lambda root, _: thumos14_manifest(root),
     "list": list_manifest,
     "folders": folders_manifest,
+    "kinetics": kinetics_manifest,
 }
 
 

@@ -51,6 +51,7 @@ MANIFEST = f"{OUT}/manifest.csv"
 FRAMES = f"{OUT}/frames"
 FRAME_INDEX = f"{OUT}/frames_index.csv"
 BAD_VIDEOS = f"{OUT}/bad_videos.txt"
+MISSING_VIDEOS = f"{OUT}/missing_videos.txt"  # listed by the annotations, not on disk (Kinetics)
 SHARD_INDEX = f"{OUT}/extract/shard_{{shard}}.tsv"
 
 

@@ -25,7 +25,8 @@ rule extract:
 
 rule frame_index:
     input:
-        expand(SHARD_INDEX, shard=shard_ids()),
+        shards=expand(SHARD_INDEX, shard=shard_ids()),
+        missing=MISSING_VIDEOS,
     output:
         index=FRAME_INDEX,
         bad=BAD_VIDEOS,
@@ -36,7 +37,7 @@ rule frame_index:
     conda:
         ENV
     shell:
-        "tclsta frame-index {input:q} --config-json {params.cfg:q}"
+        "tclsta frame-index {input.shards:q} --missing {input.missing:q} --config-json {params.cfg:q}"
         " --out {output.index:q} --bad {output.bad:q} > {log:q} 2>&1"
 
 
