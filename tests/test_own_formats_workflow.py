@@ -35,4 +35,8 @@ def test_folders_dataset_end_to_end(tmp_path: Path) -> None:
     assert sorted(set(manifest["class_name"])) == sorted(NAMES)
     assert manifest.groupby("class_name")["split1"].apply(lambda s: (s == "test").sum()).tolist() == [1] * 4
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics and (out / "report" / "report.md").is_file()
+    top1, top5 = metrics["rows"], metrics["top5"]["rows"]
+    assert set(top5) == set(top1) and all(top5[m]["mean"] >= top1[m]["mean"] for m in top1)
+    assert all(top5[m]["mean"] == 1.0 for m in top5)  # 4 classes: every label is in the top 5
+    assert "## Top-5 accuracy" in (out / "report" / "report.md").read_text()
+    assert (out / "bad_videos.txt").is_file() and (out / "missing_videos.txt").read_text() == ""

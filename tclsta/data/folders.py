@@ -2,8 +2,8 @@
 
 Each class is split on its own: its units (videos, or groups of videos when
 ``dataset.group_pattern`` names their source) are ranked by a seeded hash of the unit's id, and
-the first units in that order go to test until ``test_fraction`` of the class's videos are
-tested (at least one unit when the class has two or more), the next to val by ``val_fraction``.
+the first units in that order go to test until ``round(test_fraction × videos)`` of the class
+are tested (at least one unit; one unit always trains), the next to val by ``val_fraction``.
 A unit's rank depends only on its seed and id, so videos added to another class change nothing
 here, and a video added to this class moves at most the units ranked after it.
 """
@@ -11,7 +11,6 @@ here, and a video added to this class moves at most the units ranked after it.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from pathlib import Path
 
@@ -57,15 +56,16 @@ def split_class(class_name: str, units: dict[str, int], test_fraction: float, va
     """Unit id → ``train`` / ``test`` / ``val`` for one class; ``units`` maps each unit to its video count."""
     total = sum(units.values())
     order = sorted(units, key=lambda unit: _rank(seed, class_name, unit))
-    wanted = {"test": test_fraction * total, "val": val_fraction * total}
+    target = {"test": max(1, round(test_fraction * total)), "val": round(val_fraction * total)}
     subset_of: dict[str, str] = {}
     position = 0
     for subset in ("test", "val"):
         held = 0
-        while position < len(order) - 1 and held < wanted[subset]:  # the last unit always trains
-            if held and held + units[order[position]] > math.ceil(wanted[subset]):
-                break
+        while position < len(order) - 1 and held < target[subset]:  # the last unit always trains
+            size = units[order[position]]
+            if held and held + size - target[subset] > target[subset] - held:
+                break  # this unit would overshoot the target by more than stopping undershoots it
             subset_of[order[position]] = subset
-            held += units[order[position]]
+            held += size
             position += 1
     return {unit: subset_of.get(unit, "train") for unit in order}
