@@ -51,6 +51,7 @@ MANIFEST = f"{OUT}/manifest.csv"
 FRAMES = f"{OUT}/frames"
 FRAME_INDEX = f"{OUT}/frames_index.csv"
 BAD_VIDEOS = f"{OUT}/bad_videos.txt"
+DISK_ESTIMATE = f"{OUT}/extract/disk_estimate.json"
 MISSING_VIDEOS = f"{OUT}/missing_videos.txt"  # listed by the annotations, not on disk (Kinetics)
 SHARD_INDEX = f"{OUT}/extract/shard_{{shard}}.tsv"
 
@@ -95,6 +96,12 @@ def video_count():
     except TclstaError as err:
         raise WorkflowError(f"cannot use the dataset's split files: {err}") from None
     return len(table)
+
+
+def extract_cfg(*sections):
+    """cfg_json of ``extract`` and ``sections`` without extract.check_disk (it gates only the disk check)."""
+    extract = {k: v for k, v in config["extract"].items() if k != "check_disk"}
+    return json.dumps({"extract": extract, **{name: config[name] for name in sections}}, sort_keys=True)
 
 
 def shard_ids():
