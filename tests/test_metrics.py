@@ -62,3 +62,21 @@ def test_confusion_matrix_rows_are_probabilities() -> None:
 def test_metric_per_dataset() -> None:
     assert metric_for("thumos14") == "mAP"
     assert {metric_for(f) for f in ("ucf101", "hmdb51", "ucf50", "synthetic")} == {"accuracy"}
+
+
+def test_top5_accuracy_hand_computed() -> None:
+    from tclsta.evaluation.metrics import top_k_accuracy
+
+    # 7 classes, 4 videos; the label's rank (1-based) by descending score: 1, 5, 6, 3 (tie at rank 2-3,
+    # broken toward the lower class as argmax does, puts class 2 third) -> top-5 hits 3 of 4, top-1 1 of 4
+    scores = np.array([
+        [0.9, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0],  # label 0: rank 1
+        [0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],  # label 4: rank 5
+        [0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1],  # label 5: rank 6
+        [0.5, 0.2, 0.2, 0.1, 0.0, 0.0, 0.0],  # label 2: tied with class 1, ranked after it: rank 3
+    ])
+    labels = np.array([0, 4, 5, 2])
+    assert top_k_accuracy(scores, labels, k=5) == 0.75
+    assert top_k_accuracy(scores, labels, k=1) == accuracy(scores, labels) == 0.25
+    assert top_k_accuracy(scores, labels, k=2) == 0.25  # rank 3 is outside the top 2
+    assert top_k_accuracy(scores[:, :4], np.array([0, 1, 2, 3]), k=5) == 1.0  # fewer classes than k

@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shards", nargs="+", help="shard tables written by tclsta extract")
     parser.add_argument("--out", required=True, help="frame index CSV to write")
     parser.add_argument("--bad", required=True, help="bad video list to write")
+    parser.add_argument("--missing", help="videos the manifest listed but found missing (copied into --bad)")
     parser.add_argument("--frames", help="frames folder to verify (default <output_dir>/frames)")
 
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.data.frame_index import merge_shards
 
     frames = args.frames or paths.frames_root(config["output_dir"])
-    index = merge_shards(args.shards, args.out, args.bad, frames, config["extract"]["skip_bad"])
+    index = merge_shards(args.shards, args.out, args.bad, frames, config["extract"]["skip_bad"], args.missing)
     bad = int((index["status"] != "ok").sum())
     if bad:
         log.warning("%d of %d videos are not used (undecodable, truncated, too short or damaged); see %s",

@@ -128,6 +128,12 @@ def video_fps(path: str | Path) -> float:
     return float(fps)
 
 
+def video_frame_count(path: str | Path) -> int:
+    """Frames a video's container declares (0 where unreadable)."""
+    count, = _video_properties(path, "FRAME_COUNT")
+    return int(count)
+
+
 def video_size(path: str | Path) -> tuple[int, int]:
     """(height, width) of a video's decoded frames: the pixel frame of its boxes."""
     height, width = _video_properties(path, "FRAME_HEIGHT", "FRAME_WIDTH")

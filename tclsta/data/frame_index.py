@@ -29,8 +29,10 @@ def read_index_table(path: str | Path) -> pd.DataFrame:
 
 
 def merge_shards(shard_tables: Iterable[str | Path], index_out: str | Path, bad_out: str | Path,
-                 frames_root: str | Path, skip_bad: bool = True) -> pd.DataFrame:
+                 frames_root: str | Path, skip_bad: bool = True, missing: str | Path | None = None) -> pd.DataFrame:
     """Concatenate shard tables into the frame index; list unusable videos in ``bad_out``.
+
+    ``missing`` (``tclsta manifest --missing``) lists videos missing from disk; they head ``bad_out``.
 
     Every extracted video's folder under ``frames_root`` is verified first
     (:func:`tclsta.data.verify.verify_index`); a damaged one is marked ``damaged`` and left
@@ -46,12 +48,13 @@ def merge_shards(shard_tables: Iterable[str | Path], index_out: str | Path, bad_
     with atomic_path(index_out) as tmp:
         index.to_csv(tmp, index=False)
     bad = index[index["status"] != "ok"]
-    atomic_write_text(bad_out, "".join(f"{v}\t{e}\n" for v, e in zip(bad["video_id"], bad["error"])))
+    listed = Path(missing).read_text() if missing else ""
+    atomic_write_text(bad_out, listed + "".join(f"{v}\t{e}\n" for v, e in zip(bad["video_id"], bad["error"])))
     return index
 
 
 def usable_videos(manifest_csv: str | Path, frames_index_csv: str | Path, split: int) -> pd.DataFrame:
-    """Manifest rows of ``split`` that are used (train/test) and were extracted successfully.
+    """Manifest rows of ``split`` that are used (train/test; not val/unused) and were extracted successfully.
 
     Adds columns ``subset`` (train/test), ``n_frames`` and ``n_flow``.
     """
@@ -61,6 +64,6 @@ def usable_videos(manifest_csv: str | Path, frames_index_csv: str | Path, split:
         raise DatasetError(f"{manifest_csv}: no column {column} (the dataset has no split {split})")
     index = read_index_table(frames_index_csv)
     ok = index[index["status"] == "ok"][["video_id", "n_frames", "n_flow"]]
-    table = manifest[manifest[column] != "unused"].merge(ok, on="video_id", how="inner")
+    table = manifest[manifest[column].isin(["train", "test"])].merge(ok, on="video_id", how="inner")
     table = table.rename(columns={column: "subset"})
     return table.drop(columns=[c for c in table.columns if c.startswith("split")]).reset_index(drop=True)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,14 +23,18 @@ import pandas as pd
 from tclsta.atomic import atomic_path
 from tclsta.data.distribution import class_folder, find_named, prefixed, video_folder
 from tclsta.data.layout import check_video_id
+from tclsta.data.folders import class_videos, group_of, group_regex, split_class
+from tclsta.data.kinetics import kinetics_clips
+from tclsta.data.lists import label_resolver, list_paths, read_classes, read_list
 from tclsta.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("synthetic", "ucf101", "hmdb51", "ucf50", "thumos14")
+FORMATS = ("synthetic", "ucf101", "hmdb51", "ucf50", "thumos14", "list", "folders", "kinetics")
 BASE_COLUMNS = ["video_id", "path", "label", "class_name", "group"]
-SUBSETS = ("train", "test", "unused")
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg")
+SUBSETS = ("train", "test", "val", "unused")  # val: a user's validation list/fraction (kept out of train and test)
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp", ".ogv",
+                  ".ts", ".mts")
 _GROUP = re.compile(r"_g(\d+)_", re.IGNORECASE)
 
 
@@ -347,41 +352,125 @@ def thumos14_manifest(root: Path) -> pd.DataFrame:
     return _table(videos, {1: subset_of}, str(root))
 
 
-BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {
-    "synthetic": ucf101_manifest,
-    "ucf101": ucf101_manifest,
-    "hmdb51": hmdb51_manifest,
-    "ucf50": ucf50_manifest,
-    "thumos14": thumos14_manifest,
+# --- annotation lists (dataset.format: list) ---------------------------------------------------
+
+
+def list_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
+    """Annotation lists ``dataset.train/test[/val]`` (see :mod:`tclsta.data.lists`); one split."""
+    files = list_paths(root, dataset)
+    subsets = [key for key in ("train", "test", "val") if key in files]
+    entries = {key: read_list(files[key]) for key in subsets}
+    classes = read_classes(files["classes"]) if "classes" in files else None
+    names, label_of = label_resolver([e for key in subsets for e in entries[key]], classes, files.get("classes"))
+    index = _RootIndex(root)
+    videos: dict[str, _Video] = {}
+    subset_of: dict[str, str] = {}
+    listed_at: dict[tuple[int, str], str] = {}
+    for key in subsets:
+        for entry in entries[key]:
+            path, line = entry.where.rsplit(":", 1)
+            rel = index.resolve(entry.path, Path(path), int(line))
+            label = label_of(entry)
+            videos[rel] = _Video(rel, label, names[label], entry.group or _group_of(PurePosixPath(rel).name))
+            _assign(subset_of, listed_at, 1, rel, key, entry.where)
+    return _table(videos, {1: subset_of}, str(files["train"]))
+
+
+# --- class folders (dataset.format: folders) ---------------------------------------------------
+
+
+def folders_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
+    """``root/<class>/<video>``; one split drawn per class (see :mod:`tclsta.data.folders`)."""
+    regex = group_regex(dataset.get("group_pattern"))
+    test_fraction, val_fraction = dataset.get("test_fraction", 0.2), dataset.get("val_fraction", 0.0)
+    if test_fraction + val_fraction >= 1:
+        raise DatasetError(f"dataset.test_fraction + dataset.val_fraction = {test_fraction + val_fraction:g} "
+                           "leaves no training videos")
+    videos: dict[str, _Video] = {}
+    subset_of: dict[str, str] = {}
+    for label, (name, files) in enumerate(class_videos(root, VIDEO_SUFFIXES).items()):
+        rels = [f.relative_to(root).as_posix() for f in files]
+        unit_of = {rel: group_of(PurePosixPath(rel).name, regex) or PurePosixPath(rel).stem for rel in rels}
+        counts = pd.Series(list(unit_of.values())).value_counts().to_dict()
+        subsets = split_class(name, counts, test_fraction, val_fraction, dataset.get("split_seed", 0))
+        for rel in rels:
+            videos[rel] = _Video(rel, label, name, group_of(PurePosixPath(rel).name, regex))
+            subset_of[rel] = subsets[unit_of[rel]]
+    return _table(videos, {1: subset_of}, str(root))
+
+
+# --- Kinetics (dataset.format: kinetics) ---------------------------------------------------------
+
+
+def kinetics_manifest(root: Path, dataset: dict[str, Any]) -> pd.DataFrame:
+    """Kinetics: train.csv trains, val.csv tests (see :mod:`tclsta.data.kinetics`); one split.
+
+    Listed videos missing from disk are left out and kept in ``table.attrs["missing"]``
+    (``(video_id, reason)`` pairs, for ``bad_videos.txt``).
+    """
+    found, missing, classes = kinetics_clips(root)
+    version = dataset.get("version", 400)
+    if len(classes) != version:
+        log.warning("Kinetics-%d has %d classes, the annotations list %d", version, version, len(classes))
+    label_of = {name: i for i, name in enumerate(classes)}
+    videos = {rel: _Video(rel, label_of[clip.label], clip.label) for clip, rel in found}
+    if missing:
+        log.warning("Kinetics: %d of %d listed videos are missing from disk (listed in bad_videos.txt)",
+                    len(missing), len(missing) + len(found))
+    table = _table(videos, {1: {rel: clip.subset for clip, rel in found}}, str(root / "annotations"))
+    table.attrs["missing"] = missing
+    return table
+
+
+Builder = Callable[[Path, dict[str, Any]], pd.DataFrame]
+BUILDERS: dict[str, Builder] = {
+    "synthetic": lambda root, _: ucf101_manifest(root),
+    "ucf101": lambda root, _: ucf101_manifest(root),
+    "hmdb51": lambda root, _: hmdb51_manifest(root),
+    "ucf50": lambda root, _: ucf50_manifest(root),
+    "thumos14": lambda root, _: thumos14_manifest(root),
+    "list": list_manifest,
+    "folders": folders_manifest,
+    "kinetics": kinetics_manifest,
 }
 
 
-def build_manifest(format: str, root: str | Path) -> pd.DataFrame:
-    """Build the manifest of the dataset at ``root`` in ``format`` (see :data:`FORMATS`)."""
+def build_manifest(format: str, root: str | Path, dataset: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Build the manifest of the dataset at ``root`` in ``format`` (see :data:`FORMATS`).
+
+    ``dataset`` is the config's ``dataset`` section (list files, split fractions, Kinetics version).
+    """
     if format not in BUILDERS:
         raise DatasetError(f"unknown dataset format {format!r}; expected one of {', '.join(FORMATS)}")
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset root not found")
-    table = BUILDERS[format](root)
+    table = BUILDERS[format](root, dataset or {})
     log.info("%s manifest: %d videos, %d classes, %d splits", format, len(table),
              table["label"].nunique(), len(split_columns(table)))
     return table
 
 
-def split_files(format: str, root: str | Path) -> list[Path]:
+def split_files(format: str, root: str | Path, dataset: dict[str, Any] | None = None) -> list[Path]:
     """The official split/annotation files a format's manifest is read from (workflow inputs).
 
-    UCF50's folds come from file names, so it has none. Files not found give an empty list
-    (the manifest job then names what is missing).
+    UCF50's folds and the folders format's split come from file names, so they have none. Files
+    not found give an empty list (the manifest job then names what is missing).
     """
     root = Path(root)
+    if format == "list":
+        try:
+            return sorted(p for p in list_paths(root, dataset or {}).values() if p.is_file())
+        except DatasetError:
+            return []
     wanted = {
         "synthetic": [("ucfTrainTestlist", "*.txt")],
         "ucf101": [("ucfTrainTestlist", "*.txt")],
         "hmdb51": [(HMDB_SPLIT_DIR, "*.txt")],
         "ucf50": [],
         "thumos14": [("ucfTrainTestlist", "*.txt"), ("validation_set.mat", ""), ("test_set_meta.mat", "")],
+        "folders": [],
+        "kinetics": [("annotations", "[tv][ra]*.csv")],  # train.csv, val.csv (test.csv has no labels)
     }[format]
     found: list[Path] = []
     for name, pattern in wanted:

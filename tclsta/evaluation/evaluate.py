@@ -17,7 +17,7 @@ Rows (``sfx`` is ``""``, ``" + SA"``, ``" + TA"`` or ``" + STA"`` for the attent
   groups), on temperature-scaled scores (``fusion.calibrate``), and the held-out CLN.
 
 Each row holds per-split values and their mean, for the dataset's measure (accuracy, or mAP
-on THUMOS14) and the other one. Per-video predictions go to a CSV for the confusion matrix.
+on THUMOS14) and the other one, and top-5 accuracy (every dataset). Per-video predictions go to a CSV for the confusion matrix.
 Where the dataset has attention ground truth, ``attention`` holds each stream's spatial pointing
 and temporal mass (:mod:`tclsta.evaluation.attention_metrics`).
 """
@@ -250,6 +250,7 @@ def evaluate(out: str | Path, config: dict[str, Any]) -> tuple[dict[str, Any], p
         "class_names": class_names,
         "rows": {name: _summary(values[primary][name]) for name in order},
         "secondary": {"metric": secondary, "rows": {name: _summary(values[secondary][name]) for name in order}},
+        "top5": {"metric": "top-5 accuracy", "rows": {name: _summary(values["top5"][name]) for name in order}},
         "attention": attention.section(),
         "diagnostics": diagnostics,
     }

@@ -1,4 +1,4 @@
-"""Classification metrics: accuracy, per-class average precision and mAP (THUMOS14), confusion matrix."""
+"""Classification metrics: top-1 and top-k accuracy, per-class average precision and mAP (THUMOS14), confusion matrix."""
 
 from __future__ import annotations
 
@@ -8,6 +8,17 @@ import numpy as np
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of videos whose highest-scoring class is the label; ``scores [V, C]``."""
     return float(np.mean(scores.argmax(axis=1) == labels))
+
+
+def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
+    """Fraction of videos whose label is among their ``k`` highest-scoring classes; ``scores [V, C]``.
+
+    Equal scores rank the lower class first (as ``argmax``), so ``k = 1`` is :func:`accuracy`;
+    with ``C <= k`` classes every video counts.
+    """
+    scores = np.asarray(scores)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.mean((top == np.asarray(labels)[:, None]).any(axis=1)))
 
 
 def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
@@ -53,7 +64,7 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
-METRICS = {"accuracy": accuracy, "mAP": mean_average_precision}
+METRICS = {"accuracy": accuracy, "mAP": mean_average_precision, "top5": top_k_accuracy}
 
 
 def metric_for(dataset_format: str) -> str:

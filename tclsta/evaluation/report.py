@@ -279,6 +279,9 @@ def run_report(out: str | Path, metrics_path: str | Path, predictions_path: str 
                 f"splits {', '.join(map(str, splits))}; the last column is the mean over splits.", ""]
     for title, rows in table_rows(names, cln_attention).items():
         sections += [f"## {title}", "", markdown_table(metrics["rows"], rows, splits, metric), ""]
+    if "top5" in metrics:  # metrics.json written before top-5 was added has none
+        sections += ["## Top-5 accuracy (beside top-1)", "",
+                     markdown_table(metrics["top5"]["rows"], names, splits, "top-5 accuracy"), ""]
     sections += ["## Each stream against chance", "", *chance_section(predictions, len(class_names)), "",
                  "## The paper's orderings and our targets on this run", "", *orderings(metrics["rows"], cln_attention), "",
                  f"## Other measure: {metrics['secondary']['metric']}", "",

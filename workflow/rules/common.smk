@@ -51,6 +51,8 @@ MANIFEST = f"{OUT}/manifest.csv"
 FRAMES = f"{OUT}/frames"
 FRAME_INDEX = f"{OUT}/frames_index.csv"
 BAD_VIDEOS = f"{OUT}/bad_videos.txt"
+DISK_ESTIMATE = f"{OUT}/extract/disk_estimate.json"
+MISSING_VIDEOS = f"{OUT}/missing_videos.txt"  # listed by the annotations, not on disk (Kinetics)
 SHARD_INDEX = f"{OUT}/extract/shard_{{shard}}.tsv"
 
 
@@ -89,11 +91,17 @@ def video_count():
     from tclsta.errors import TclstaError
 
     try:
-        table = build_manifest(config["dataset"]["format"], dataset_root())
+        table = build_manifest(config["dataset"]["format"], dataset_root(), config["dataset"])
         check_splits(table, SPLITS, f"dataset.splits ({dataset_root()})")
     except TclstaError as err:
         raise WorkflowError(f"cannot use the dataset's split files: {err}") from None
     return len(table)
+
+
+def extract_cfg(*sections):
+    """cfg_json of ``extract`` and ``sections`` without extract.check_disk (it gates only the disk check)."""
+    extract = {k: v for k, v in config["extract"].items() if k != "check_disk"}
+    return json.dumps({"extract": extract, **{name: config[name] for name in sections}}, sort_keys=True)
 
 
 def shard_ids():
@@ -118,7 +126,7 @@ def dataset_inputs(wildcards):
         return synthetic_videos(wildcards)
     from tclsta.data.manifest import split_files
 
-    paths = [str(p) for p in split_files(config["dataset"]["format"], dataset_root())]
+    paths = [str(p) for p in split_files(config["dataset"]["format"], dataset_root(), config["dataset"])]
     for path in paths:
         if "{" in path or "}" in path:
             raise WorkflowError(f"{path}: '{{' or '}}' in a class or file name is read by Snakemake as a "

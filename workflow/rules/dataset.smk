@@ -20,7 +20,8 @@ rule manifest:
     input:
         dataset_inputs,
     output:
-        MANIFEST,
+        manifest=MANIFEST,
+        missing=MISSING_VIDEOS,
     params:
         cfg=cfg_json("dataset"),
         root=dataset_root(),
@@ -29,4 +30,5 @@ rule manifest:
     conda:
         ENV
     shell:
-        "tclsta manifest --config-json {params.cfg:q} --root {params.root:q} --out {output:q} > {log:q} 2>&1"
+        "tclsta manifest --config-json {params.cfg:q} --root {params.root:q} --out {output.manifest:q}"
+        " --missing {output.missing:q} > {log:q} 2>&1"

@@ -1,14 +1,34 @@
 # Stage: frames and TV-L1 optical flow, sharded (extract.shard_size videos per job).
 
 
-rule extract:
+rule disk_check:
     input:
         synthetic_videos,
         manifest=MANIFEST,
     output:
-        SHARD_INDEX,
+        DISK_ESTIMATE,
     params:
         cfg=cfg_json("extract", "flow"),
+        root=dataset_root(),
+        frames=FRAMES,
+    log:
+        f"{LOGS}/disk_check.log",
+    conda:
+        GPU_ENV
+    shell:
+        "tclsta disk-check --config-json {params.cfg:q} --manifest {input.manifest:q} --root {params.root:q}"
+        " --frames {params.frames:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule extract:
+    input:
+        synthetic_videos,
+        manifest=MANIFEST,
+        disk=ancient(DISK_ESTIMATE),  # checked once before extraction; its reruns do not rerun the shards
+    output:
+        SHARD_INDEX,
+    params:
+        cfg=extract_cfg("flow"),
         root=dataset_root(),
         frames=FRAMES,
     threads: 2
@@ -25,18 +45,19 @@ rule extract:
 
 rule frame_index:
     input:
-        expand(SHARD_INDEX, shard=shard_ids()),
+        shards=expand(SHARD_INDEX, shard=shard_ids()),
+        missing=MISSING_VIDEOS,
     output:
         index=FRAME_INDEX,
         bad=BAD_VIDEOS,
     params:
-        cfg=cfg_json("output_dir", "extract"),  # verifies <output_dir>/frames; extract.skip_bad
+        cfg=extract_cfg("output_dir"),  # verifies <output_dir>/frames; extract.skip_bad
     log:
         f"{LOGS}/frame_index.log",
     conda:
         ENV
     shell:
-        "tclsta frame-index {input:q} --config-json {params.cfg:q}"
+        "tclsta frame-index {input.shards:q} --missing {input.missing:q} --config-json {params.cfg:q}"
         " --out {output.index:q} --bad {output.bad:q} > {log:q} 2>&1"
 
 
