@@ -14,7 +14,7 @@ from snakemake_run import TINY, planned_jobs, write_config
 pytestmark = pytest.mark.slow
 
 # the DAG's rules from extraction on, in order
-STAGES = ["extract", "frame_index", "train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"]
+STAGES = ["disk_check", "extract", "frame_index", "train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report"]
 DOWNSTREAM_OF_EXTRACT = set(STAGES)
 N_STREAMS = len(TINY["stream"]["streams"]) * len(TINY["stream"]["attentions"])
 
