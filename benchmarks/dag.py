@@ -1,13 +1,16 @@
-"""How fast Snakemake plans the whole DAG for a UCF101-sized dataset (13,320 videos, 3 splits).
+"""How fast Snakemake plans the whole DAG for a UCF101-sized or a Kinetics-400-sized dataset.
 
-Writes placeholder videos (empty files) in the UCF101 layout with official-style split files into a
-temporary folder, then times `snakemake -n -q` on the real workflow with presets/ucf101.yaml (3 splits,
-streams rgb+flow, attentions none+both): sharded extraction (`extract.shard_size` videos per job, 100
-in the preset) side by side with one job per video.
+UCF101 (13,320 videos, 3 splits): placeholder videos (empty files) in the UCF101 layout with
+official-style split files; `snakemake -n -q` on the real workflow with presets/ucf101.yaml (3 splits,
+streams rgb+flow, attentions none+both), sharded extraction (`extract.shard_size` videos per job, 100 in
+the preset) side by side with one job per video. Target: < 5 s, a job count in the low hundreds.
 
-    python benchmarks/dag.py [--repeat 3] [--shard-size N]
+Kinetics-400 (`--dataset kinetics400`: 246,245 train + 19,906 val clips of 400 classes, empty files under
+train/<label>/ and val/<label>/, annotations/{train,val,test}.csv, 1 % of the listed clips missing): the
+manifest built in-process (target < 10 s), then the dry run of presets/kinetics400.yaml (target < 10 CPU s,
+a few hundred jobs).
 
-Target: < 5 s and a job count in the low hundreds for the sharded DAG.
+    python benchmarks/dag.py [--dataset ucf101|kinetics400] [--repeat 3] [--shard-size N]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 N_CLASSES, N_GROUPS, N_VIDEOS = 101, 25, 13320
+K400_CLASSES, K400_TRAIN, K400_VAL, K400_MISSING = 400, 246245, 19906, 0.01
 
 
 def write_ucf101_placeholder(root: Path) -> int:
@@ -55,6 +59,30 @@ def write_ucf101_placeholder(root: Path) -> int:
         (lists / f"trainlist{split:02d}.txt").write_text("".join(train[split]))
         (lists / f"testlist{split:02d}.txt").write_text("".join(test[split]))
     return count
+
+
+def write_kinetics_placeholder(root: Path) -> int:
+    """Kinetics-400's layout with empty clips (1 % of the listed ones missing); returns the clips listed."""
+    import csv
+
+    labels = [f'class {i:03d} (with "quotes", commas)' for i in range(K400_CLASSES)]
+    (root / "annotations").mkdir(parents=True)
+    listed = 0
+    for subset, count in (("train", K400_TRAIN), ("val", K400_VAL)):
+        for label in labels:
+            (root / subset / label).mkdir(parents=True)
+        with open(root / "annotations" / f"{subset}.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["label", "youtube_id", "time_start", "time_end", "split", "is_cc"])
+            for k in range(count):
+                label, youtube_id, start = labels[k % K400_CLASSES], f"-{subset[0]}{k:09d}", k % 300
+                writer.writerow([label, youtube_id, start, start + 10, subset, 0])
+                if k % round(1 / K400_MISSING):
+                    os.close(os.open(root / subset / label / f"{youtube_id}_{start:06d}_{start + 10:06d}.mp4",
+                                     os.O_CREAT | os.O_WRONLY, 0o644))
+        listed += count
+    (root / "annotations" / "test.csv").write_text("youtube_id,time_start,time_end,split\n")
+    return listed
 
 
 def children_cpu() -> float:
@@ -87,22 +115,31 @@ def plan(snakefile: Path, workdir: Path, config: dict) -> tuple[float, float, in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=["ucf101", "kinetics400"], default="ucf101")
     parser.add_argument("--repeat", type=int, default=3, help="dry runs per setting (median reported)")
     parser.add_argument("--shard-size", type=int, help="videos per extraction job (default: the preset's)")
     parser.add_argument("--snakefile", type=Path, default=REPO / "workflow" / "Snakefile")
     args = parser.parse_args()
-    base = yaml.safe_load((REPO / "presets" / "ucf101.yaml").read_text())
+    base = yaml.safe_load((REPO / "presets" / f"{args.dataset}.yaml").read_text())
     shard_size = args.shard_size or base["extract"]["shard_size"]
     with tempfile.TemporaryDirectory(prefix="tclsta-dag-") as tmp:
-        root = Path(tmp) / "UCF-101"
+        root = Path(tmp) / ("UCF-101" if args.dataset == "ucf101" else "k400")
         start = time.perf_counter()
-        n = write_ucf101_placeholder(root)
-        print(f"placeholder UCF101: {n} videos, {N_CLASSES} classes, 3 splits "
-              f"({time.perf_counter() - start:.1f} s to write)")
+        if args.dataset == "ucf101":
+            n = write_ucf101_placeholder(root)
+            print(f"placeholder UCF101: {n} videos, {N_CLASSES} classes, 3 splits "
+                  f"({time.perf_counter() - start:.1f} s to write)")
+            settings = ((f"sharded ({shard_size}/job)", shard_size), ("one job per video", 1))
+        else:
+            n = write_kinetics_placeholder(root)
+            print(f"placeholder Kinetics-400: {n} clips listed, {K400_CLASSES} classes "
+                  f"({time.perf_counter() - start:.1f} s to write)")
+            settings = ((f"sharded ({shard_size}/job)", shard_size),)
+            time_manifest(root, base["dataset"])
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"{'setting':<24} {'jobs':>6} {'wall s (median)':>16} {'CPU s (median)':>15}  wall s of each run")
         rows = []
-        for label, shard in ((f"sharded ({shard_size}/job)", shard_size), ("one job per video", 1)):
+        for label, shard in settings:
             config = {**base, "output_dir": str(Path(tmp) / "out"),
                       "dataset": {**base["dataset"], "root": str(root)},
                       "extract": {**base.get("extract", {}), "shard_size": shard}}
@@ -116,8 +153,21 @@ def main() -> None:
             rows.append((label, jobs, statistics.median(times)))
             print(f"{label:<24} {jobs:>6} {statistics.median(times):>16.2f} {statistics.median(cpus):>15.2f}  "
                   f"{' '.join(f'{t:.2f}' for t in times)}")
-        (_, jobs_s, t_s), (_, jobs_v, t_v) = rows
-        print(f"sharding: {jobs_v / jobs_s:.0f}x fewer jobs, dry run {t_v / t_s:.1f}x faster")
+        if len(rows) == 2:
+            (_, jobs_s, t_s), (_, jobs_v, t_v) = rows
+            print(f"sharding: {jobs_v / jobs_s:.0f}x fewer jobs, dry run {t_v / t_s:.1f}x faster")
+
+
+def time_manifest(root: Path, dataset: dict) -> None:
+    """Build the manifest in this process and print its size and the wall / CPU seconds it took."""
+    sys.path.insert(0, str(REPO))
+    from tclsta.data.manifest import build_manifest
+
+    start, cpu = time.perf_counter(), time.process_time()
+    table = build_manifest("kinetics", root, dataset)
+    print(f"manifest: {len(table)} videos ({(table['split1'] == 'train').sum()} train, "
+          f"{(table['split1'] == 'test').sum()} test), {len(table.attrs['missing'])} missing, "
+          f"{time.perf_counter() - start:.2f} s wall, {time.process_time() - cpu:.2f} s CPU")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from snakemake_run import TINY, planned_jobs, write_config
 pytestmark = pytest.mark.slow
 
 # the DAG's rules from extraction on, in order
-STAGES = ["extract", "frame_index", "train_stream", "dump_features", "train_cln", "solve_awl", "evaluate", "report",
-          "bundle"]
+STAGES = ["disk_check", "extract", "frame_index", "train_stream", "dump_features", "train_cln", "solve_awl", "evaluate",
+          "report", "bundle"]
 DOWNSTREAM_OF_EXTRACT = set(STAGES)
 N_STREAMS = len(TINY["stream"]["streams"]) * len(TINY["stream"]["attentions"])
 

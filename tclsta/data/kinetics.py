@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from tclsta.errors import DatasetError
 
@@ -21,8 +21,7 @@ SUBSETS = {"train": "train", "val": "test"}  # annotation file -> manifest subse
 COLUMNS = ["label", "youtube_id", "time_start", "time_end", "split"]
 
 
-@dataclass(frozen=True)
-class Clip:
+class Clip(NamedTuple):
     """One annotated Kinetics clip."""
 
     video_id: str

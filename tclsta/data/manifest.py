@@ -120,6 +120,13 @@ def _group_of(name: str) -> str:
     return str(int(match.group(1))) if match else ""
 
 
+def _stem(path: str) -> str:
+    """``PurePosixPath(path).stem`` without building a path object (266k Kinetics rows)."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
 def _table(videos: dict[str, _Video], membership: dict[int, dict[str, str]], source: str) -> pd.DataFrame:
     """Assemble the manifest table and check that every split has train and test videos."""
     for split, subset_of in sorted(membership.items()):
@@ -127,19 +134,17 @@ def _table(videos: dict[str, _Video], membership: dict[int, dict[str, str]], sou
         for needed in ("train", "test"):
             if needed not in subsets:
                 raise DatasetError(f"{source}: split {split} has no {needed} videos (empty split)")
-    rows = []
-    for path, video in sorted(videos.items(), key=lambda kv: kv[0]):
-        row = {
-            "video_id": check_video_id(PurePosixPath(path).stem, f"{source}: {path}"),
-            "path": path,
-            "label": video.label,
-            "class_name": video.class_name,
-            "group": video.group,
-        }
-        for split in sorted(membership):
-            row[f"split{split}"] = membership[split].get(path, "unused")
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    paths = sorted(videos)
+    columns: dict[str, list] = {
+        "video_id": [check_video_id(_stem(path), f"{source}: {path}") for path in paths],
+        "path": paths,
+        "label": [videos[path].label for path in paths],
+        "class_name": [videos[path].class_name for path in paths],
+        "group": [videos[path].group for path in paths],
+    }
+    for split in sorted(membership):
+        columns[f"split{split}"] = [membership[split].get(path, "unused") for path in paths]
+    table = pd.DataFrame(columns)
     duplicated = table["video_id"][table["video_id"].duplicated()]
     if len(duplicated):
         raise DatasetError(f"{source}: video id {duplicated.iloc[0]!r} appears twice (file names must be unique)")
