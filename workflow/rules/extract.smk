@@ -24,7 +24,7 @@ rule extract:
     input:
         synthetic_videos,
         manifest=MANIFEST,
-        disk=ancient(DISK_ESTIMATE),  # checked once before extraction; its reruns do not rerun the shards
+        disk=DISK_ESTIMATE,  # checked before extraction
     output:
         SHARD_INDEX,
     params:
