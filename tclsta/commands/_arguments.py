@@ -23,6 +23,13 @@ def add_stream_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", help="frames folder (default <output_dir>/frames)")
 
 
+def add_extraction_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The manifest, the dataset folder it is relative to, and the frames folder extraction writes."""
+    parser.add_argument("--manifest", required=True, help="manifest CSV (tclsta manifest)")
+    parser.add_argument("--root", help="dataset folder the manifest paths are relative to (default: dataset.root)")
+    parser.add_argument("--frames", required=True, help="folder receiving <video_id>/ frame folders")
+
+
 def add_cache_pair_arguments(parser: argparse.ArgumentParser, note: str = "") -> None:
     """``--static`` / ``--motion``: the RGB and flow feature caches the fusion stages read."""
     default = "<output_dir>/features/split<N>/{}_<cln.attention>.h5"

@@ -14,6 +14,8 @@ import json
 import logging
 from typing import Any
 
+from tclsta.commands._arguments import add_extraction_input_arguments
+
 NAME = "disk-check"
 HELP = "estimate the frame store from a sample of videos; stop if the disk lacks the room"
 ORDER = 29
@@ -22,9 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", required=True, help="manifest CSV (tclsta manifest)")
-    parser.add_argument("--root", help="dataset folder the manifest paths are relative to (default: dataset.root)")
-    parser.add_argument("--frames", required=True, help="the folder extraction writes <video_id>/ frame folders to")
+    add_extraction_input_arguments(parser)
     parser.add_argument("--out", required=True, help="estimate (JSON) to write")
 
 

@@ -15,6 +15,8 @@ import logging
 import os
 from typing import Any
 
+from tclsta.commands._arguments import add_extraction_input_arguments
+
 NAME = "extract"
 HELP = "decode a shard of videos to RGB frames + TV-L1 flow JPEGs"
 ORDER = 30
@@ -23,9 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", required=True, help="manifest CSV (tclsta manifest)")
-    parser.add_argument("--root", help="dataset folder the manifest paths are relative to (default: dataset.root)")
-    parser.add_argument("--frames", required=True, help="folder receiving <video_id>/ frame folders")
+    add_extraction_input_arguments(parser)
     parser.add_argument("--shard", type=int, default=0, help="shard number (default 0)")
     parser.add_argument("--shard-size", type=int, help="videos per shard (default: extract.shard_size)")
     parser.add_argument("--out", required=True, help="shard table (TSV) to write")
