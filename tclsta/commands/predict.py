@@ -8,6 +8,11 @@ the fused score of that class, method = the metrics.json row served) and OUT/pre
 (the top-k classes), and prints a table. A video that cannot be read is named in the log, the
 others are still predicted, and the exit status is 1.
 
+--windows SECONDS [--stride SECONDS] (long or untrimmed videos, e.g. THUMOS14): each video is
+also scored window by window, each window sampled and cropped as a video of its own frames
+(the last window ends at the last frame): OUT/windows.csv (start, end in seconds, the top-1)
+and a "windows" list with the top-k in predictions.jsonl.
+
 --fusion (default: the bundle's best [held-out] row): cln_heldout, awl_heldout,
 cln_awl_heldout, paper (CLN + AWL), late, rgb, flow.
 """
@@ -44,20 +49,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for predictions.csv/.jsonl")
     parser.add_argument("--top-k", type=int, default=5, help="classes listed per video (default 5)")
     parser.add_argument("--fusion", choices=FUSIONS, help="fusion served (default: the best [held-out] row)")
+    parser.add_argument("--windows", type=float, metavar="SECONDS",
+                        help="also score sliding windows of SECONDS (long or untrimmed videos): OUT/windows.csv")
+    parser.add_argument("--stride", type=float, metavar="SECONDS", help="window step (default: --windows)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.atomic import atomic_path, atomic_write_text
     from tclsta.inference.bundle import load_bundle
-    from tclsta.inference.predict import choose_fusion, prediction_table, predict_videos, top_k, video_paths
+    from tclsta.inference.predict import (choose_fusion, prediction_table, predict_videos, top_k, video_paths,
+                                         window_table)
 
+    if args.stride is not None and args.windows is None:
+        raise TclstaError("--stride needs --windows SECONDS")
     bundle = load_bundle(args.model)
     fusion = choose_fusion(bundle, args.fusion)
     method = bundle.rows()[fusion]["row"]
     log.info("%s: %s (test %s %.4f in the run)", bundle.folder, method, bundle.record["metric"],
              bundle.rows()[fusion][bundle.record["metric"]])
     results = predict_videos(bundle, video_paths(args.videos), [fusion], device=args.device,
-                             batch_videos=args.batch_videos)
+                             batch_videos=args.batch_videos,
+                             windows=None if args.windows is None else (args.windows, args.stride))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     table = prediction_table(results, bundle.class_names, fusion, method)
@@ -65,6 +77,9 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
         table.to_csv(tmp, index=False)
     atomic_write_text(out / "predictions.jsonl", "".join(
         json.dumps(top_k(r, bundle.class_names, args.top_k, fusion, method)) + "\n" for r in results))
+    if args.windows is not None:
+        with atomic_path(out / "windows.csv") as tmp:
+            window_table(results, bundle.class_names, fusion, method).to_csv(tmp, index=False)
     print(table[["video_id", "prediction", "class_name", "probability"]].to_string(index=False))
     log.info("wrote %s and %s", out / "predictions.csv", out / "predictions.jsonl")
     failed = [r for r in results if r.error]

@@ -79,3 +79,15 @@ def iter_chunks(path: str | Path, resize: dict[str, Any] | None, max_frames: int
 def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_frames: int | None = None) -> np.ndarray:
     """Every frame of a video as RGB uint8 ``[N, H, W, 3]`` (see :func:`iter_frames`)."""
     return np.stack(list(iter_frames(path, resize, max_frames)))
+
+
+def video_fps(path: str | Path) -> float:
+    """The frame rate a video declares (frames are extracted at it: frame ``i`` is at ``i / fps`` s)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) if capture.isOpened() else 0.0
+    finally:
+        capture.release()
+    if not fps > 0:
+        raise VideoDecodeError(f"{path}: the video declares no frame rate, so seconds cannot be placed in it")
+    return fps

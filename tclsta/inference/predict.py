@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tclsta.data.video import video_fps
 from tclsta.device import resolve_device
-from tclsta.errors import ConfigError, DatasetError
+from tclsta.errors import ConfigError, DatasetError, VideoDecodeError
 from tclsta.extraction import extract_shard
 from tclsta.features.cache import FeatureCache, open_feature_cache, write_feature_cache
 from tclsta.features.dump import stream_cache
@@ -36,6 +37,7 @@ from tclsta.fusion.cln_training import predict_probabilities
 from tclsta.fusion.scores import ScoreSet, paired_order, stream_probabilities, stream_score_set
 from tclsta.fusion.solve import calibrated, read_fit_record
 from tclsta.inference.bundle import CLN_FILES, STREAM_FILES, Bundle, BundleError, awl_files
+from tclsta.inference.windows import link_windows
 from tclsta.models.cln import SIDES, CollaborativeLearningNetwork
 from tclsta.training.checkpoint import load_final
 
@@ -173,13 +175,25 @@ def choose_fusion(bundle: Bundle, fusion: str | None) -> str:
 
 
 @dataclass
+class WindowScore:
+    """One sliding window's class scores per fusion: seconds ``[start, end)``, frames ``[first, stop)`` (0-based)."""
+
+    start: float
+    end: float
+    first_frame: int
+    stop_frame: int
+    scores: dict[str, np.ndarray]
+
+
+@dataclass
 class Prediction:
-    """One video's result: class scores per fusion, or the reason it could not be read."""
+    """One video's result: class scores per fusion (and per window with ``windows``), or why it could not be read."""
 
     path: Path
     video_id: str
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     error: str = ""
+    windows: list[WindowScore] = field(default_factory=list)
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -187,51 +201,107 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
+def _scored(bundle: Bundle, extracted: Extracted, streams: Sequence[str], fusions: Sequence[str], device: str | None,
+            folder: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Video id -> fusion -> class scores of the extracted videos (caches and CLN inputs written into ``folder``)."""
+    scored: dict[str, dict[str, np.ndarray]] = {}
+    if not len(extracted.videos):
+        return scored
+    folder.mkdir(parents=True, exist_ok=True)
+    caches = stream_caches(bundle, extracted, streams, device, folder)
+    for fusion in fusions:
+        order, scores = fusion_scores(bundle, fusion, caches, resolve_device(device or "auto"), folder)
+        for vid, row in zip(order, scores):
+            scored.setdefault(vid, {})[fusion] = row
+    return scored
+
+
+def _window_scores(bundle: Bundle, extracted: Extracted, paths: dict[str, Path], streams: Sequence[str],
+                   fusions: Sequence[str], device: str | None, windows: tuple[float, float | None],
+                   folder: Path) -> tuple[dict[str, list[WindowScore]], dict[str, str]]:
+    """Each video's window scores, the windows laid out as videos (:mod:`~tclsta.inference.windows`), and the
+    videos whose frame rate is unknown, with the reason."""
+    fps, errors = {}, {}
+    for vid in extracted.videos["video_id"]:
+        try:
+            fps[vid] = video_fps(paths[vid])
+        except VideoDecodeError as err:
+            errors[vid] = str(err)
+    videos = extracted.videos[extracted.videos["video_id"].isin(list(fps))]
+    table, spans = link_windows(extracted.frames_root, videos, fps, *windows, folder / "frames")
+    scored = _scored(bundle, Extracted(folder / "frames", table, {}), streams, fusions, device, folder)
+    out: dict[str, list[WindowScore]] = {}
+    for span in spans:
+        out.setdefault(span.video_id, []).append(WindowScore(*span.seconds, span.start, span.stop,
+                                                             scored[span.window_id]))
+    return out, errors
+
+
 def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str], *, device: str | None = None,
-                   batch_videos: int = 8) -> list[Prediction]:
+                   batch_videos: int = 8, windows: tuple[float, float | None] | None = None) -> list[Prediction]:
     """Scores of every video under each of ``fusions`` (``batch_videos`` videos extracted at a time, into a
-    temporary folder removed after); a video that cannot be read gets its reason instead, logged."""
+    temporary folder removed after); a video that cannot be read gets its reason instead, logged.
+
+    ``windows`` = (seconds, stride or None): each video is also scored window by window.
+    """
     ids = video_ids(paths)
-    torch_device = resolve_device(device or "auto")
     streams = sorted({s for fusion in fusions for s in streams_for(fusion)}, key=["rgb", "flow"].index)
     results: list[Prediction] = []
     for batch in _batches(list(zip(paths, ids)), max(1, batch_videos)):
         with tempfile.TemporaryDirectory(prefix="tclsta-predict-") as tmp:
             folder = Path(tmp)
             extracted = extract_videos([p for p, _ in batch], [i for _, i in batch], bundle.settings, folder, device)
-            scored: dict[str, dict[str, np.ndarray]] = {}
-            if len(extracted.videos):
-                caches = stream_caches(bundle, extracted, streams, device, folder)
-                for fusion in fusions:
-                    order, scores = fusion_scores(bundle, fusion, caches, torch_device, folder)
-                    for vid, row in zip(order, scores):
-                        scored.setdefault(vid, {})[fusion] = row
+            scored = _scored(bundle, extracted, streams, fusions, device, folder / "videos")
+            spans, window_errors = ({}, {}) if windows is None else _window_scores(
+                bundle, extracted, {i: p for p, i in batch}, streams, fusions, device, windows, folder / "windows")
             for path, vid in batch:
-                if vid in scored:
-                    results.append(Prediction(path, vid, scored[vid]))
-                else:
-                    reason = extracted.bad.get(vid, "no frames extracted")
+                reason = extracted.bad.get(vid, "no frames extracted") if vid not in scored else window_errors.get(vid, "")
+                if reason:
                     log.error("%s: cannot be predicted (%s)", path, reason)
-                    results.append(Prediction(path, vid, error=reason))
+                results.append(Prediction(path, vid, scored.get(vid, {}), reason, spans.get(vid, [])))
     return results
+
+
+def _best(scores: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
+    """The top-1 columns: prediction (label number), class_name, probability (its fused score)."""
+    label = int(scores.argmax())
+    return {"prediction": label, "class_name": class_names[label], "probability": float(scores[label])}
 
 
 def prediction_table(results: Sequence[Prediction], class_names: Sequence[str], fusion: str,
                      method: str) -> pd.DataFrame:
     """``predictions.csv`` of one fusion: path, video_id, prediction (label number), class_name, probability
     (the fused score of that class), method (the ``metrics.json`` row); good videos only."""
-    rows = [{"path": str(r.path), "video_id": r.video_id, "prediction": int(r.scores[fusion].argmax()),
-             "class_name": class_names[int(r.scores[fusion].argmax())], "probability": float(r.scores[fusion].max()),
-             "method": method} for r in results if fusion in r.scores]
+    rows = [{"path": str(r.path), "video_id": r.video_id, **_best(r.scores[fusion], class_names), "method": method}
+            for r in results if fusion in r.scores]
     return pd.DataFrame(rows, columns=["path", "video_id", "prediction", "class_name", "probability", "method"])
 
 
-def top_k(result: Prediction, class_names: Sequence[str], k: int, fusion: str, method: str) -> dict[str, Any]:
-    """One ``predictions.jsonl`` record: the top-k classes of one fusion and their scores (or the error)."""
-    record: dict[str, Any] = {"path": str(result.path), "video_id": result.video_id, "method": method}
-    if fusion not in result.scores:
-        return {**record, "error": result.error}
-    scores = result.scores[fusion]
+def _top(scores: np.ndarray, class_names: Sequence[str], k: int) -> list[dict[str, Any]]:
     best = np.argsort(-scores, kind="stable")[:k]
-    return {**record, "top_k": [{"label": int(j), "class_name": class_names[j], "probability": float(scores[j])}
-                                for j in best]}
+    return [{"label": int(j), "class_name": class_names[j], "probability": float(scores[j])} for j in best]
+
+
+def top_k(result: Prediction, class_names: Sequence[str], k: int, fusion: str, method: str) -> dict[str, Any]:
+    """One ``predictions.jsonl`` record: the top-k classes of one fusion and their scores (and each window's),
+    or the error."""
+    record: dict[str, Any] = {"path": str(result.path), "video_id": result.video_id, "method": method}
+    if result.error:
+        record["error"] = result.error
+    if fusion not in result.scores:
+        return record
+    record["top_k"] = _top(result.scores[fusion], class_names, k)
+    if result.windows:
+        record["windows"] = [{"start": w.start, "end": w.end, "top_k": _top(w.scores[fusion], class_names, k)}
+                             for w in result.windows]
+    return record
+
+
+def window_table(results: Sequence[Prediction], class_names: Sequence[str], fusion: str, method: str) -> pd.DataFrame:
+    """``windows.csv``: one row per window (path, video_id, start, end in seconds, first_frame, stop_frame
+    0-based, prediction, class_name, probability, method)."""
+    rows = [{"path": str(r.path), "video_id": r.video_id, "start": w.start, "end": w.end,
+             "first_frame": w.first_frame, "stop_frame": w.stop_frame, **_best(w.scores[fusion], class_names),
+             "method": method} for r in results for w in r.windows]
+    return pd.DataFrame(rows, columns=["path", "video_id", "start", "end", "first_frame", "stop_frame", "prediction",
+                                       "class_name", "probability", "method"])
