@@ -8,7 +8,10 @@ counts at 340×256, compiled; ResNet-50 streams at 224 in bf16 + channels_last, 
   same pairs (mean end-point difference in px, and of the quantised uint8 images);
 * ``train``: stream training iterations/s with in-memory uint8 tensors and with the real data
   loader over JPEG folders (``input_bound`` when the loader is < 90 % of the in-memory rate);
-* ``dump``: feature-dump frames/s over the real loader (``infer``, eval mode).
+* ``dump``: feature-dump frames/s over the real loader (``infer``, eval mode);
+* ``predict``: ``tclsta predict`` end to end at the paper's settings against the batch pipeline's
+  extract + dump for the same videos, quiet and beside a busy process, and its parts
+  (``benchmarks/predict.py``; the paper's Table IX; skipped with ``--quick``).
 
     python benchmarks/gpu.py [--out gpu.json] [--quick] [--workers N] [--budget 420]
 
@@ -38,6 +41,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).parent))
 
 from loader import write_videos  # noqa: E402
+from predict import make_bundle, make_videos, measure  # noqa: E402
 
 from tclsta.config import validate  # noqa: E402
 from tclsta.data.frames_dataset import FramesDataset, TrainBatches  # noqa: E402
@@ -206,6 +210,11 @@ def main() -> None:
         videos = write_videos(Path(tmp), n_videos, n_frames)
         steps, warmup, workers = (1, 0, 0) if args.quick else (20, 2, args.workers)
         report["train"] = bench_train_and_dump(cfg, device, Path(tmp), videos, steps, workers, warmup)
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle = make_bundle("paper", Path(tmp), tvl1_full=True)
+            videos = make_videos(Path(tmp) / "videos", "paper", 8, 60)
+            report["predict"] = measure(bundle, videos, 8 * 60, 2, device.type)
     report["seconds"] = round(time.perf_counter() - started, 1)
     Path(args.out).write_text(json.dumps(report, indent=1))
     log.info("wrote %s (%.0f s)", args.out, report["seconds"])
