@@ -1,9 +1,10 @@
-"""Export a model bundle's two streams as TorchScript (traced on CPU), for use without tclsta.
+"""Export a model bundle's two streams as TorchScript or ONNX (on CPU), for use without tclsta.
 
-Writes <OUT>/rgb.ts.pt and <OUT>/flow.ts.pt (default OUT: <bundle>/export). Each takes
-(B, T, C, S, S) normalised clips and returns (features (B, T, D), temporal weights (B, T),
-then each head's probabilities (B, C)); the head names are in the file's extra heads.json.
-Only --format torchscript is built (no ONNX).
+Writes <OUT>/rgb.ts.pt and <OUT>/flow.ts.pt, or rgb.onnx and flow.onnx (default OUT:
+<bundle>/export). Each takes (B, T, C, S, S) normalised clips and returns (features (B, T, D),
+temporal weights (B, T), then each head's probabilities (B, C)); the head names are in the
+TorchScript file's extra heads.json, or the ONNX model's metadata "heads". TorchScript takes any
+B and T; ONNX any B and T = the bundle's features.frames (pip install 'tclsta[onnx]').
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 NAME = "export"
-HELP = "export a bundle's streams as TorchScript"
+HELP = "export a bundle's streams as TorchScript or ONNX"
 ORDER = 102
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="DIR", help="model bundle (<output_dir>/model/split<N>)")
-    parser.add_argument("--format", choices=["torchscript"], default="torchscript", help="export format")
+    parser.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript", help="export format")
     parser.add_argument("-o", "--output", metavar="OUT", help="folder to write (default <bundle>/export)")
 
 
@@ -31,5 +32,5 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.inference.export import export_streams
 
     bundle = load_bundle(args.model)
-    for stream, path in export_streams(bundle, Path(args.output or bundle.folder / "export")).items():
+    for stream, path in export_streams(bundle, Path(args.output or bundle.folder / "export"), args.format).items():
         log.info("%s stream: wrote %s", stream, path)
