@@ -10,6 +10,14 @@ others are still predicted, and the exit status is 1.
 
 --fusion (default: the bundle's best [held-out] row): cln_heldout, awl_heldout,
 cln_awl_heldout, paper (CLN + AWL), late, rgb, flow.
+
+--explain DIR writes, per video, DIR/<video_id>.mp4 (640x480, 2 fps, one frame per sampled
+frame: the paper's spatial map m-tilde blended on the frame as a heatmap with a colour bar,
+softmax(gamma) of each sampled frame as bars under it, the top-3 classes of the fusion served
+in the title), DIR/<video_id>.png (contact sheet of all sampled frames) and, with --gif,
+DIR/<video_id>.gif (needs Pillow). --explain-stream flow draws the flow stream's attention
+(its map over the RGB frame at each stack's position) instead of the RGB stream's. An
+attention mode without spatial maps (none, temporal) gives the softmax(gamma) bars only.
 """
 
 from __future__ import annotations
@@ -18,9 +26,12 @@ import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tclsta.errors import TclstaError
+
+if TYPE_CHECKING:
+    from tclsta.inference.explain import Explainer
 
 NAME = "predict"
 HELP = "classify videos with a model bundle (top-k, predictions.csv)"
@@ -44,20 +55,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for predictions.csv/.jsonl")
     parser.add_argument("--top-k", type=int, default=5, help="classes listed per video (default 5)")
     parser.add_argument("--fusion", choices=FUSIONS, help="fusion served (default: the best [held-out] row)")
+    parser.add_argument("--explain", metavar="DIR", help="write per video an attention MP4 and PNG contact sheet here")
+    parser.add_argument("--gif", action="store_true", help="with --explain: also a GIF per video (needs Pillow)")
+    parser.add_argument("--explain-stream", choices=["rgb", "flow"], default="rgb",
+                        help="with --explain: whose attention is drawn (default rgb; flow: the flow stream's "
+                             "map over the RGB frame at each stack's position)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.atomic import atomic_path, atomic_write_text
     from tclsta.inference.bundle import load_bundle
-    from tclsta.inference.predict import choose_fusion, prediction_table, predict_videos, top_k, video_paths
+    from tclsta.inference.predict import (choose_fusion, prediction_table, predict_videos, streams_for, top_k,
+                                          video_paths)
 
     bundle = load_bundle(args.model)
     fusion = choose_fusion(bundle, args.fusion)
     method = bundle.rows()[fusion]["row"]
     log.info("%s: %s (test %s %.4f in the run)", bundle.folder, method, bundle.record["metric"],
              bundle.rows()[fusion][bundle.record["metric"]])
+    explainer = _explainer(args, fusion, method, bundle.class_names, streams_for(fusion))
     results = predict_videos(bundle, video_paths(args.videos), [fusion], device=args.device,
-                             batch_videos=args.batch_videos)
+                             batch_videos=args.batch_videos, on_batch=explainer)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     table = prediction_table(results, bundle.class_names, fusion, method)
@@ -67,7 +85,26 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
         json.dumps(top_k(r, bundle.class_names, args.top_k, fusion, method)) + "\n" for r in results))
     print(table[["video_id", "prediction", "class_name", "probability"]].to_string(index=False))
     log.info("wrote %s and %s", out / "predictions.csv", out / "predictions.jsonl")
+    if explainer is not None:
+        log.info("wrote %d explain files to %s", len(explainer.written), explainer.folder)
     failed = [r for r in results if r.error]
     if failed:
         raise TclstaError(f"{len(failed)} of {len(results)} videos could not be predicted: "
                           + ", ".join(str(r.path) for r in failed))
+
+
+def _explainer(args: argparse.Namespace, fusion: str, method: str, class_names: list[str],
+               streams: tuple[str, ...]) -> Explainer | None:
+    """The --explain hook (None without --explain); its option errors before any video is decoded."""
+    from tclsta.errors import ConfigError
+    from tclsta.inference.explain import Explainer, require_gif
+
+    if args.explain is None:
+        if args.gif:
+            raise ConfigError("--gif needs --explain DIR")
+        return None
+    if args.explain_stream not in streams:
+        raise ConfigError(f"--explain-stream {args.explain_stream}: --fusion {fusion} does not run that stream")
+    if args.gif:
+        require_gif()
+    return Explainer(Path(args.explain), args.explain_stream, fusion, method, class_names, args.gif)

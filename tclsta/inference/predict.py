@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,10 +187,16 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
+BatchHook = Callable[[Path, dict[str, Path], dict[str, dict[str, np.ndarray]]], None]
+
+
 def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str], *, device: str | None = None,
-                   batch_videos: int = 8) -> list[Prediction]:
+                   batch_videos: int = 8, on_batch: BatchHook | None = None) -> list[Prediction]:
     """Scores of every video under each of ``fusions`` (``batch_videos`` videos extracted at a time, into a
-    temporary folder removed after); a video that cannot be read gets its reason instead, logged."""
+    temporary folder removed after); a video that cannot be read gets its reason instead, logged.
+
+    ``on_batch(frames_root, caches, scores)``, if given, runs for each batch with good videos while its
+    frames exist: the extracted frames, each stream's feature cache, and video id -> fusion -> scores."""
     ids = video_ids(paths)
     torch_device = resolve_device(device or "auto")
     streams = sorted({s for fusion in fusions for s in streams_for(fusion)}, key=["rgb", "flow"].index)
@@ -206,6 +212,8 @@ def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str]
                     order, scores = fusion_scores(bundle, fusion, caches, torch_device, folder)
                     for vid, row in zip(order, scores):
                         scored.setdefault(vid, {})[fusion] = row
+                if on_batch is not None:
+                    on_batch(extracted.frames_root, caches, scored)
             for path, vid in batch:
                 if vid in scored:
                     results.append(Prediction(path, vid, scored[vid]))
