@@ -38,15 +38,16 @@ def map_extent(cache: FeatureCache, video: int, height: int, width: int) -> tupl
 
 
 def draw_attention(ax: Axes, image: np.ndarray, spatial_map: np.ndarray | None,
-                   extent: tuple[float, float, float, float], vmax: float | None = None) -> AxesImage | None:
-    """``image`` on ``ax`` with ``spatial_map`` blended over ``extent`` as a heatmap (0 … ``vmax``, default
-    the map's maximum); returns the heatmap (for a colour bar), None without a map."""
+                   extent: tuple[float, float, float, float],
+                   limits: tuple[float, float] | None = None) -> AxesImage | None:
+    """``image`` on ``ax`` with ``spatial_map`` blended over ``extent`` as a heatmap, coloured over ``limits``
+    (default the map's own range); returns the heatmap (for a colour bar), None without a map."""
     height, width = image.shape[:2]
     ax.imshow(image, extent=(0, width, height, 0))
     heat = None
     if spatial_map is not None:
         heat = ax.imshow(np.asarray(spatial_map, dtype=np.float32), cmap=HEATMAP, alpha=HEATMAP_ALPHA, extent=extent,
-                         interpolation="bilinear", vmin=0 if vmax is not None else None, vmax=vmax)
+                         interpolation="bilinear", **({} if limits is None else {"vmin": limits[0], "vmax": limits[1]}))
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.axis("off")

@@ -5,7 +5,7 @@ of each sampled frame) and the extracted frames of its batch, while they exist:
 
 * ``<video_id>.mp4`` (and ``.gif`` with ``gif``): one frame per sampled frame, ``FRAME_SIZE``
   pixels, ``FPS`` frames a second: the RGB frame with m̃ blended over the test crop as a heatmap
-  with a colour bar, under it softmax(γ) of every sampled frame as bars (this frame's in red),
+  with a colour bar (one scale per video, its maps' range), under it softmax(γ) of every sampled frame as bars (this frame's in red),
   and the top-3 classes of the fusion served in the title;
 * ``<video_id>.png``: a contact sheet, all sampled frames in a grid of ``SHEET_COLUMNS`` columns,
   each ``SHEET_CELL`` pixels, with its map and softmax(γ), under a title of ``SHEET_TITLE`` pixels.
@@ -94,8 +94,12 @@ def _canvas(size: tuple[int, int]) -> tuple[Figure, FigureCanvasAgg]:
     return fig, FigureCanvasAgg(fig)
 
 
-def _vmax(att: VideoAttention) -> float | None:
-    return None if att.maps is None else max(float(att.maps.max()), 1e-6)
+def _limits(att: VideoAttention) -> tuple[float, float] | None:
+    """One colour scale for all frames of a video: its maps' range."""
+    if att.maps is None:
+        return None
+    low, high = float(att.maps.min()), float(att.maps.max())
+    return low, max(high, low + 1e-6)
 
 
 def explain_frame(att: VideoAttention, t: int, title: str) -> np.ndarray:
@@ -106,7 +110,7 @@ def explain_frame(att: VideoAttention, t: int, title: str) -> np.ndarray:
                                 top=0.86, bottom=0.1, hspace=0.3, wspace=0.05)
         ax = fig.add_subplot(grid[0, 0])
         spatial = None if att.maps is None else att.maps[t]
-        heat = draw_attention(ax, att.frames[t], spatial, att.extents[t], vmax=_vmax(att))
+        heat = draw_attention(ax, att.frames[t], spatial, att.extents[t], limits=_limits(att))
         if heat is not None:
             fig.colorbar(heat, cax=fig.add_subplot(grid[0, 1])).set_label("m̃ (1 = uniform)", fontsize=8)
         ax.set_title(f"{att.video_id}, frame {att.indices[t]}"
@@ -136,7 +140,7 @@ def contact_sheet(path: Path, att: VideoAttention, title: str) -> None:
         for t in range(len(att.frames)):
             ax = fig.add_subplot(grid[t // columns, t % columns])
             draw_attention(ax, att.frames[t], None if att.maps is None else att.maps[t], att.extents[t],
-                           vmax=_vmax(att))
+                           limits=_limits(att))
             ax.set_title(f"frame {att.indices[t]} · softmax(γ) {att.weights[t]:.3f}", fontsize=7)
         fig.suptitle(f"{att.video_id}: {title}", fontsize=8)
         with atomic_path(path) as tmp:
