@@ -5,7 +5,8 @@ of each sampled frame) and the extracted frames of its batch, while they exist:
 
 * ``<video_id>.mp4`` (and ``.gif`` with ``gif``): one frame per sampled frame, ``FRAME_SIZE``
   pixels, ``FPS`` frames a second: the RGB frame with m̃ blended over the test crop as a heatmap
-  with a colour bar (one scale per video, its maps' range), under it softmax(γ) of every sampled frame as bars (this frame's in red),
+  with a colour bar (one scale per video: its maps' range, at least
+  ``MIN_SPAN`` wide), under it softmax(γ) of every sampled frame as bars (this frame's in red),
   and the top-3 classes of the fusion served in the title;
 * ``<video_id>.png``: a contact sheet, all sampled frames in a grid of ``SHEET_COLUMNS`` columns,
   each ``SHEET_CELL`` pixels, with its map and softmax(γ), under a title of ``SHEET_TITLE`` pixels.
@@ -43,6 +44,7 @@ SHEET_COLUMNS = 5
 SHEET_CELL = (240, 240)  # width, height of one contact-sheet cell (pixels)
 SHEET_TITLE = 60  # height of the contact sheet's title band (pixels)
 DPI = 100
+MIN_SPAN = 0.1  # narrowest colour scale of m̃
 TOP = 3
 _GREY = (64, 64)
 
@@ -95,11 +97,13 @@ def _canvas(size: tuple[int, int]) -> tuple[Figure, FigureCanvasAgg]:
 
 
 def _limits(att: VideoAttention) -> tuple[float, float] | None:
-    """One colour scale for all frames of a video: its maps' range."""
+    """One colour scale for all frames of a video: its maps' range, at least ``MIN_SPAN`` wide (so that a
+    uniform map, m̃ = 1 everywhere, shows as one mid colour, not as noise stretched over the scale)."""
     if att.maps is None:
         return None
     low, high = float(att.maps.min()), float(att.maps.max())
-    return low, max(high, low + 1e-6)
+    pad = max(MIN_SPAN - (high - low), 0) / 2
+    return low - pad, high + pad
 
 
 def explain_frame(att: VideoAttention, t: int, title: str) -> np.ndarray:
@@ -112,7 +116,9 @@ def explain_frame(att: VideoAttention, t: int, title: str) -> np.ndarray:
         spatial = None if att.maps is None else att.maps[t]
         heat = draw_attention(ax, att.frames[t], spatial, att.extents[t], limits=_limits(att))
         if heat is not None:
-            fig.colorbar(heat, cax=fig.add_subplot(grid[0, 1])).set_label("m̃ (1 = uniform)", fontsize=8)
+            bar = fig.colorbar(heat, cax=fig.add_subplot(grid[0, 1]))
+            bar.formatter.set_useOffset(False)
+            bar.set_label("m̃ (1 = uniform)", fontsize=8)
         ax.set_title(f"{att.video_id}, frame {att.indices[t]}"
                      + ("" if heat is not None else " (no spatial map in this attention mode)"), fontsize=8)
         bars = fig.add_subplot(grid[1, :])
