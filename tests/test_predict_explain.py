@@ -102,3 +102,16 @@ def test_explain_frames_carry_the_map(tiny_workflow: Path, tmp_path: Path) -> No
     high = redness[: height // 2 - 2, : width // 2 - 2].mean()
     low = redness[height // 2 + 2:, width // 2 + 2:].mean()
     assert high > 40 and low < 0
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--gif"], "--gif needs --explain DIR"),
+    (["--explain", "x", "--explain-stream", "flow", "--fusion", "rgb"], "--fusion rgb does not run that stream"),
+])
+def test_explain_option_errors_before_any_video(tiny_workflow: Path, tmp_path: Path, options: list[str],
+                                                message: str) -> None:
+    video = split_test_videos(tiny_workflow / "out")["file"].iloc[0]
+    done = tclsta("predict", video, "--model", str(bundle_dir(tiny_workflow / "out", 1)), "-o", str(tmp_path / "p"),
+                  *options)
+    assert done.returncode != 0 and message in done.stderr
+    assert not (tmp_path / "p").exists()
