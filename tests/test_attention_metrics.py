@@ -124,8 +124,8 @@ def test_score_cache_over_test_videos_with_ground_truth():
 
 
 def test_figure_draws_the_map_over_the_test_crop():
-    from tclsta.evaluation.figures import _map_extent
+    from tclsta.evaluation.overlays import map_extent
 
     # (left, right, bottom, top) of the map on the shown frame: the centre 50 × 50 square of 50 × 100
-    assert _map_extent(cache("both"), 0, 50, 100) == (25, 75, 50, 0)
-    assert _map_extent(cache("both"), 0, 100, 200) == (50, 150, 100, 0)  # the frame shown at twice the size
+    assert map_extent(cache("both"), 0, 50, 100) == (25, 75, 50, 0)
+    assert map_extent(cache("both"), 0, 100, 200) == (50, 150, 100, 0)  # the frame shown at twice the size

@@ -15,6 +15,14 @@ and a "windows" list with the top-k in predictions.jsonl.
 
 --fusion (default: the bundle's best [held-out] row): cln_heldout, awl_heldout,
 cln_awl_heldout, paper (CLN + AWL), late, rgb, flow.
+
+--explain DIR writes, per video, DIR/<video_id>.mp4 (640x480, 2 fps, one frame per sampled
+frame: the paper's spatial map m-tilde blended on the frame as a heatmap with a colour bar,
+softmax(gamma) of each sampled frame as bars under it, the top-3 classes of the fusion served
+in the title), DIR/<video_id>.png (contact sheet of all sampled frames) and, with --gif,
+DIR/<video_id>.gif (needs Pillow). --explain-stream flow draws the flow stream's attention
+(its map over the RGB frame at each stack's position) instead of the RGB stream's. An
+attention mode without spatial maps (none, temporal) gives the softmax(gamma) bars only.
 """
 
 from __future__ import annotations
@@ -23,9 +31,12 @@ import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tclsta.errors import TclstaError
+
+if TYPE_CHECKING:
+    from tclsta.inference.explain import Explainer
 
 NAME = "predict"
 HELP = "classify videos with a model bundle (top-k, predictions.csv)"
@@ -52,13 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--windows", type=float, metavar="SECONDS",
                         help="also score sliding windows of SECONDS (long or untrimmed videos): OUT/windows.csv")
     parser.add_argument("--stride", type=float, metavar="SECONDS", help="window step (default: --windows)")
+    parser.add_argument("--explain", metavar="DIR", help="write per video an attention MP4 and PNG contact sheet here")
+    parser.add_argument("--gif", action="store_true", help="with --explain: also a GIF per video (needs Pillow)")
+    parser.add_argument("--explain-stream", choices=["rgb", "flow"], default="rgb",
+                        help="with --explain: whose attention is drawn (default rgb; flow: the flow stream's "
+                             "map over the RGB frame at each stack's position)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.atomic import atomic_path, atomic_write_text
     from tclsta.inference.bundle import load_bundle
-    from tclsta.inference.predict import (choose_fusion, prediction_table, predict_videos, top_k, video_paths,
-                                         window_table)
+    from tclsta.inference.predict import (choose_fusion, prediction_table, predict_videos, streams_for, top_k,
+                                          video_paths, window_table)
 
     if args.stride is not None and args.windows is None:
         raise TclstaError("--stride needs --windows SECONDS")
@@ -67,8 +83,9 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     method = bundle.rows()[fusion]["row"]
     log.info("%s: %s (test %s %.4f in the run)", bundle.folder, method, bundle.record["metric"],
              bundle.rows()[fusion][bundle.record["metric"]])
+    explainer = _explainer(args, fusion, method, bundle.class_names, streams_for(fusion))
     results = predict_videos(bundle, video_paths(args.videos), [fusion], device=args.device,
-                             batch_videos=args.batch_videos,
+                             batch_videos=args.batch_videos, on_batch=explainer,
                              windows=None if args.windows is None else (args.windows, args.stride))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +99,26 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
             window_table(results, bundle.class_names, fusion, method).to_csv(tmp, index=False)
     print(table[["video_id", "prediction", "class_name", "probability"]].to_string(index=False))
     log.info("wrote %s and %s", out / "predictions.csv", out / "predictions.jsonl")
+    if explainer is not None:
+        log.info("wrote %d explain files to %s", len(explainer.written), explainer.folder)
     failed = [r for r in results if r.error]
     if failed:
         raise TclstaError(f"{len(failed)} of {len(results)} videos could not be predicted: "
                           + ", ".join(str(r.path) for r in failed))
+
+
+def _explainer(args: argparse.Namespace, fusion: str, method: str, class_names: list[str],
+               streams: tuple[str, ...]) -> Explainer | None:
+    """The --explain hook (None without --explain); its option errors before any video is decoded."""
+    from tclsta.errors import ConfigError
+    from tclsta.inference.explain import Explainer, require_gif
+
+    if args.explain is None:
+        if args.gif:
+            raise ConfigError("--gif needs --explain DIR")
+        return None
+    if args.explain_stream not in streams:
+        raise ConfigError(f"--explain-stream {args.explain_stream}: --fusion {fusion} does not run that stream")
+    if args.gif:
+        require_gif()
+    return Explainer(Path(args.explain), args.explain_stream, fusion, method, class_names, args.gif)

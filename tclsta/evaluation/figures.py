@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,13 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tclsta.atomic import atomic_path  # noqa: E402
-from tclsta.data.layout import rgb_name, video_dir  # noqa: E402
+from tclsta.evaluation.overlays import PLAIN_TEXT, draw_attention, frame_image, map_extent  # noqa: E402
 from tclsta.features.cache import FeatureCache  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-# Class and video names are text: two '$' in one must not start mathtext (it may not parse).
-_PLAIN_TEXT = {"text.parse_math": False}
 
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
@@ -29,7 +25,7 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
-@plt.rc_context(_PLAIN_TEXT)
+@plt.rc_context(PLAIN_TEXT)
 def confusion_figure(path: str | Path, matrix: np.ndarray, class_names: Sequence[str], title: str) -> None:
     """Row-normalised confusion matrix as an image; class names on the axes when there are ≤ 60."""
     size = min(4 + 0.18 * len(class_names), 16)
@@ -46,7 +42,7 @@ def confusion_figure(path: str | Path, matrix: np.ndarray, class_names: Sequence
     _save(fig, path)
 
 
-@plt.rc_context(_PLAIN_TEXT)
+@plt.rc_context(PLAIN_TEXT)
 def weights_figure(path: str | Path, class_names: Sequence[str], weights: dict[str, np.ndarray]) -> None:
     """Per-class static-stream weight w_static (w_motion = 1 − w_static) for each score source."""
     fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(class_names) + 2), 3.5))
@@ -94,21 +90,7 @@ def reliability_figure(path: str | Path, streams: dict[str, dict]) -> None:
     _save(fig, path)
 
 
-def _frame_image(frames_root: Path, video_id: str, index: int) -> np.ndarray | None:
-    image = cv2.imread(str(video_dir(frames_root, video_id) / rgb_name(int(index))), cv2.IMREAD_COLOR)
-    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _map_extent(cache: FeatureCache, video: int, height: int, width: int) -> tuple[float, float, float, float]:
-    """Where the map lies on the shown frame: the test crop box (the whole frame for caches without one)."""
-    if cache.crop_boxes is None or cache.frame_sizes is None:
-        return 0, width, height, 0
-    top, left, box_h, box_w = cache.crop_boxes[video]
-    sy, sx = height / cache.frame_sizes[video][0], width / cache.frame_sizes[video][1]
-    return left * sx, (left + box_w) * sx, (top + box_h) * sy, top * sy
-
-
-@plt.rc_context(_PLAIN_TEXT)
+@plt.rc_context(PLAIN_TEXT)
 def attention_figure(path: str | Path, cache: FeatureCache, videos: Sequence[int], frames_root: str | Path,
                      frames_per_video: int) -> list[str]:
     """Fig. 7: per video, evenly chosen frames with the spatial map as a heatmap and the temporal weights.
@@ -134,17 +116,12 @@ def attention_figure(path: str | Path, cache: FeatureCache, videos: Sequence[int
             if c >= len(shown):
                 continue
             t = shown[c]
-            image = _frame_image(frames_root, video_id, indices[t])
+            image = frame_image(frames_root, video_id, indices[t])
             if image is None:
                 missing.append(video_id)
                 image = np.full((64, 64, 3), 128, dtype=np.uint8)
-            height, width = image.shape[:2]
-            ax.imshow(image, extent=(0, width, height, 0))
-            if cache.spatial_maps is not None:
-                ax.imshow(cache.spatial_maps[rows][t].astype(np.float32), cmap="jet", alpha=0.45,
-                          extent=_map_extent(cache, video, height, width), interpolation="bilinear")
-                ax.set_xlim(0, width)
-                ax.set_ylim(height, 0)
+            spatial = None if cache.spatial_maps is None else cache.spatial_maps[rows][t]
+            draw_attention(ax, image, spatial, map_extent(cache, video, *image.shape[:2]))
             ax.set_title(f"frame {indices[t]}\nsoftmax(γ) {weights[t]:.3f}", fontsize=7)
         line = plt.subplot2grid((2 * len(videos), columns), (2 * k + 1, 0), colspan=columns, fig=fig)
         for c in range(columns):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,19 +201,23 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
+BatchHook = Callable[[Path, dict[str, Path], dict[str, dict[str, np.ndarray]]], None]
+
+
 def _scored(bundle: Bundle, extracted: Extracted, streams: Sequence[str], fusions: Sequence[str], device: str | None,
-            folder: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Video id -> fusion -> class scores of the extracted videos (caches and CLN inputs written into ``folder``)."""
+            folder: Path) -> tuple[dict[str, Path], dict[str, dict[str, np.ndarray]]]:
+    """Each stream's feature cache of the extracted videos and video id -> fusion -> class scores (caches and
+    CLN inputs written into ``folder``)."""
     scored: dict[str, dict[str, np.ndarray]] = {}
     if not len(extracted.videos):
-        return scored
+        return {}, scored
     folder.mkdir(parents=True, exist_ok=True)
     caches = stream_caches(bundle, extracted, streams, device, folder)
     for fusion in fusions:
         order, scores = fusion_scores(bundle, fusion, caches, resolve_device(device or "auto"), folder)
         for vid, row in zip(order, scores):
             scored.setdefault(vid, {})[fusion] = row
-    return scored
+    return caches, scored
 
 
 def _window_scores(bundle: Bundle, extracted: Extracted, paths: dict[str, Path], streams: Sequence[str],
@@ -229,7 +233,7 @@ def _window_scores(bundle: Bundle, extracted: Extracted, paths: dict[str, Path],
             errors[vid] = str(err)
     videos = extracted.videos[extracted.videos["video_id"].isin(list(fps))]
     table, spans = link_windows(extracted.frames_root, videos, fps, *windows, folder / "frames")
-    scored = _scored(bundle, Extracted(folder / "frames", table, {}), streams, fusions, device, folder)
+    _, scored = _scored(bundle, Extracted(folder / "frames", table, {}), streams, fusions, device, folder)
     out: dict[str, list[WindowScore]] = {}
     for span in spans:
         out.setdefault(span.video_id, []).append(WindowScore(*span.seconds, span.start, span.stop,
@@ -238,12 +242,14 @@ def _window_scores(bundle: Bundle, extracted: Extracted, paths: dict[str, Path],
 
 
 def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str], *, device: str | None = None,
-                   batch_videos: int = 8, windows: tuple[float, float | None] | None = None) -> list[Prediction]:
+                   batch_videos: int = 8, windows: tuple[float, float | None] | None = None,
+                   on_batch: BatchHook | None = None) -> list[Prediction]:
     """Scores of every video under each of ``fusions`` (``batch_videos`` videos extracted at a time, into a
     temporary folder removed after); a video that cannot be read gets its reason instead, logged.
 
     ``windows`` = (seconds, stride or None): each video is also scored window by window.
-    """
+    ``on_batch(frames_root, caches, scores)``, if given, runs for each batch with good videos while its
+    frames exist: the extracted frames, each stream's feature cache, and video id -> fusion -> scores."""
     ids = video_ids(paths)
     streams = sorted({s for fusion in fusions for s in streams_for(fusion)}, key=["rgb", "flow"].index)
     results: list[Prediction] = []
@@ -251,7 +257,9 @@ def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str]
         with tempfile.TemporaryDirectory(prefix="tclsta-predict-") as tmp:
             folder = Path(tmp)
             extracted = extract_videos([p for p, _ in batch], [i for _, i in batch], bundle.settings, folder, device)
-            scored = _scored(bundle, extracted, streams, fusions, device, folder / "videos")
+            caches, scored = _scored(bundle, extracted, streams, fusions, device, folder / "videos")
+            if on_batch is not None and scored:
+                on_batch(extracted.frames_root, caches, scored)
             spans, window_errors = ({}, {}) if windows is None else _window_scores(
                 bundle, extracted, {i: p for p, i in batch}, streams, fusions, device, windows, folder / "windows")
             for path, vid in batch:
