@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from snakemake_run import TINY
+from snakemake_run import TINY, snakemake
 from tclsta.config import validate
 from tclsta.data.manifest import build_manifest, write_manifest
 from tclsta.data.synthetic import synthesize
@@ -87,3 +87,13 @@ def test_room_enough_and_check_off(tmp_path: Path, dataset: tuple[Path, Path, di
     assert "frame store estimate:" in stderr and "MiB free at" in stderr
     off, _ = in_small_fs(tmp_path / "off", dataset, "96k", check=False)
     assert off.split() == ['{"checked":', 'false}', "disk.json"]
+
+
+@pytest.mark.parametrize("check_disk", ["false", "true"])
+def test_switching_the_check_reruns_nothing(tiny_workflow: Path, check_disk: str) -> None:
+    """After a finished run, turning the disk check off (or on again) leaves the estimate and every shard
+    up to date; a new JPEG quality still reruns the estimate and the extraction."""
+    plan = snakemake(tiny_workflow, "-n", "--config", f"extract={{check_disk: {check_disk}}}").stdout
+    assert "Nothing to be done" in plan or not re.search(r"rule (disk_check|extract):", plan), plan
+    plan = snakemake(tiny_workflow, "-n", "--config", "extract={jpeg_quality: 80}").stdout
+    assert re.search(r"rule disk_check:", plan) and re.search(r"rule extract:", plan), plan

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_extraction_input_arguments(parser)
     parser.add_argument("--out", required=True, help="estimate (JSON) to write")
+    parser.add_argument("--check-disk", type=str.lower, choices=["true", "false"],
+                        help="overrides extract.check_disk (the workflow passes it here, not in --config-json, so "
+                             "that turning the check off or on does not rerun the estimate nor extraction)")
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace, config: dict[str, Any]) -> None:
     from tclsta.disk_estimate import check, estimate_need, size_text
     from tclsta.errors import ConfigError
 
-    if not config["extract"]["check_disk"]:
+    if not (config["extract"]["check_disk"] if args.check_disk is None else args.check_disk == "true"):
         log.info("extract.check_disk is false: frame store not estimated")
         atomic_write_text(args.out, json.dumps({"checked": False}) + "\n")
         return

@@ -8,7 +8,7 @@ rule disk_check:
     output:
         DISK_ESTIMATE,
     params:
-        cfg=cfg_json("extract", "flow"),
+        cfg=extract_cfg("flow"),  # without check_disk: switching the check does not rerun it, nor extract
         root=dataset_root(),
         frames=FRAMES,
     log:
@@ -17,7 +17,7 @@ rule disk_check:
         GPU_ENV
     shell:
         "tclsta disk-check --config-json {params.cfg:q} --manifest {input.manifest:q} --root {params.root:q}"
-        " --frames {params.frames:q} --out {output:q} > {log:q} 2>&1"
+        " --frames {params.frames:q} --check-disk {config[extract][check_disk]} --out {output:q} > {log:q} 2>&1"
 
 
 rule extract:
