@@ -51,6 +51,8 @@ PYPI_TO_IMPORT = {
 }
 # Run the workflow, not inside a rule's job: not needed in the rules' envs.
 WORKFLOW_ONLY = {"snakemake"}
+# Import name -> the pyproject extra that provides it: user commands only (export --format onnx), no rule's.
+EXTRA_ONLY = {"onnx": "onnx"}
 
 
 def third_party_imports(package: Path) -> dict[str, set[str]]:
@@ -115,8 +117,13 @@ def test_env_provides_every_third_party_import(env_file):
     provided = env_packages(env_file)
     imports = third_party_imports(REPO / "tclsta")
     assert "torch" in imports and "numpy" in imports, "import scan found nothing: wrong package path?"
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for module, files in sorted(imports.items()):
         if module in WORKFLOW_ONLY:
+            continue
+        if module in EXTRA_ONLY:
+            names = {Requirement(r).name for r in extras.get(EXTRA_ONLY[module], [])}
+            assert module in names, f"{module} (imported in {sorted(files)}) is in no pyproject extra"
             continue
         assert module in CONDA_PACKAGES, f"{module} (imported in {sorted(files)}) has no conda mapping here"
         assert CONDA_PACKAGES[module] & provided, f"{env_file.name} lacks {module} (imported in {sorted(files)})"

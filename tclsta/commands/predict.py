@@ -111,7 +111,7 @@ def _explainer(args: argparse.Namespace, fusion: str, method: str, class_names: 
                streams: tuple[str, ...]) -> Explainer | None:
     """The --explain hook (None without --explain); its option errors before any video is decoded."""
     from tclsta.errors import ConfigError
-    from tclsta.inference.explain import Explainer, require_gif
+    from tclsta.inference.explain import Explainer
 
     if args.explain is None:
         if args.gif:
@@ -119,6 +119,4 @@ def _explainer(args: argparse.Namespace, fusion: str, method: str, class_names: 
         return None
     if args.explain_stream not in streams:
         raise ConfigError(f"--explain-stream {args.explain_stream}: --fusion {fusion} does not run that stream")
-    if args.gif:
-        require_gif()
     return Explainer(Path(args.explain), args.explain_stream, fusion, method, class_names, args.gif)

@@ -17,7 +17,6 @@ spatial maps (``none``, ``temporal``) gets the frames with the temporal bars onl
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from tclsta.atomic import atomic_path
-from tclsta.errors import ConfigError, TclstaError
+from tclsta.errors import TclstaError
 from tclsta.evaluation.overlays import PLAIN_TEXT, draw_attention, frame_image, map_extent
 from tclsta.features.cache import FeatureCache, open_feature_cache
 
@@ -47,13 +46,6 @@ DPI = 100
 MIN_SPAN = 0.1  # narrowest colour scale of m̃
 TOP = 3
 _GREY = (64, 64)
-
-
-def require_gif() -> None:
-    """Stop before any work when ``--gif`` is asked for and Pillow is not installed."""
-    if importlib.util.find_spec("PIL") is None:
-        raise ConfigError("--gif needs Pillow, which is not installed (pip install pillow); "
-                          "run without --gif for the MP4 and PNG only")
 
 
 @dataclass

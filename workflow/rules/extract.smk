@@ -11,13 +11,16 @@ rule disk_check:
         cfg=extract_cfg("flow"),  # without check_disk: switching the check does not rerun it, nor extract
         root=dataset_root(),
         frames=FRAMES,
+    resources:
+        # a resource, not a param: resources are no rerun trigger, so switching the check reruns nothing
+        check_disk=str(config["extract"]["check_disk"]).lower(),
     log:
         f"{LOGS}/disk_check.log",
     conda:
         GPU_ENV
     shell:
         "tclsta disk-check --config-json {params.cfg:q} --manifest {input.manifest:q} --root {params.root:q}"
-        " --frames {params.frames:q} --check-disk {config[extract][check_disk]} --out {output:q} > {log:q} 2>&1"
+        " --frames {params.frames:q} --check-disk {resources.check_disk} --out {output:q} > {log:q} 2>&1"
 
 
 rule extract:
