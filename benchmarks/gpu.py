@@ -9,6 +9,10 @@ counts at 340×256, compiled; ResNet-50 streams at 224 in bf16 + channels_last, 
 * ``train``: stream training iterations/s with in-memory uint8 tensors and with the real data
   loader over JPEG folders (``input_bound`` when the loader is < 90 % of the in-memory rate);
 * ``dump``: feature-dump frames/s over the real loader (``infer``, eval mode);
+* ``ddp``: stream training under ``torchrun`` on 1, 2, … N GPUs of the machine (the real ``tclsta
+  train-stream``, flow stream, the preset's batch of 8 videos *per GPU*): iterations/s, images/s and
+  the scaling efficiency, images/s at N over N × images/s at 1 (``benchmarks/ddp.py``). Without CUDA:
+  1 and 2 gloo CPU ranks of the tiny model;
 * ``predict``: ``tclsta predict`` end to end at the paper's settings against the batch pipeline's
   extract + dump for the same videos, quiet and beside a busy process, and its parts
   (``benchmarks/predict.py``; the paper's Table IX; skipped with ``--quick``).
@@ -40,6 +44,8 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ddp import per_iteration  # noqa: E402
+from frames_factory import make_dataset  # noqa: E402
 from loader import write_videos  # noqa: E402
 from predict import make_bundle, make_videos, measure  # noqa: E402
 
@@ -185,6 +191,34 @@ def bench_train_and_dump(cfg: dict, device: torch.device, frames_root: Path, vid
     return result
 
 
+def bench_ddp(cfg: dict, device: torch.device, quick: bool) -> dict[str, Any]:
+    """Iterations/s, images/s and scaling efficiency of ``tclsta train-stream`` on 1…N ranks, per-rank batch fixed."""
+    per_rank, segments = cfg["stream"]["batch_size"], cfg["stream"]["segments"]
+    if device.type == "cuda":
+        ranks = range(1, torch.cuda.device_count() + 1)
+        short, long, size = 5, 15, (256, 340)
+        options: dict[str, Any] = {"device": "cuda", "preset": REPO / "presets" / "ucf101.yaml"}
+    else:  # gloo CPU ranks of the tiny model (benchmarks/ddp.py's); per_rank, segments = its batch of 4 × 4
+        ranks, per_rank, segments = (1, 2), 4, 4
+        (short, long), size = (1, 4) if quick else (10, 30), (80, 96)
+        options = {"device": "cpu"}
+    threads = max(1, (os.cpu_count() or 1) // max(ranks))
+    out: dict[str, Any] = {"per_rank_batch": per_rank, "iterations": [short, long], "threads_per_rank": threads,
+                           "ranks": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = make_dataset(Path(tmp) / "data", classes=3, train_per_class=6, test_per_class=1, frames=24,
+                            height=size[0], width=size[1])
+        for n in ranks:
+            step, startup = per_iteration(data, Path(tmp), n, short, long, threads, batch_size=per_rank * n,
+                                          **options)
+            out["ranks"][n] = {"iterations_per_s": round(1 / step, 3),
+                               "images_per_s": round(per_rank * n * segments / step, 1), "startup_s": round(startup, 1)}
+            log.info("DDP %d rank(s): %s", n, out["ranks"][n])
+    base = out["ranks"][1]["images_per_s"]
+    out["scaling_efficiency"] = {n: round(row["images_per_s"] / (n * base), 3) for n, row in out["ranks"].items()}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="gpu.json", help="JSON file written")
@@ -210,6 +244,7 @@ def main() -> None:
         videos = write_videos(Path(tmp), n_videos, n_frames)
         steps, warmup, workers = (1, 0, 0) if args.quick else (20, 2, args.workers)
         report["train"] = bench_train_and_dump(cfg, device, Path(tmp), videos, steps, workers, warmup)
+    report["ddp"] = bench_ddp(cfg, device, args.quick)
     if not args.quick:
         with tempfile.TemporaryDirectory() as tmp:
             bundle = make_bundle("paper", Path(tmp), tvl1_full=True)

@@ -77,3 +77,6 @@ def test_gpu_benchmark_runs_on_the_cpu_with_quick(tmp_path):
         assert report["train"][stream]["iterations_per_s_in_memory"] > 0
         assert report["train"][stream]["iterations_per_s_loader"] > 0
         assert report["train"][f"dump_{stream}_frames_per_s"] > 0
+    ddp = report["ddp"]  # 1 process and 2 gloo ranks under torchrun, both really trained
+    assert set(ddp["ranks"]) == set(ddp["scaling_efficiency"]) == {"1", "2"}
+    assert all(row["startup_s"] > 0 for row in ddp["ranks"].values())

@@ -213,8 +213,9 @@ def _scored(bundle: Bundle, extracted: Extracted, streams: Sequence[str], fusion
         return {}, scored
     folder.mkdir(parents=True, exist_ok=True)
     caches = stream_caches(bundle, extracted, streams, device, folder)
+    fusion_device = resolve_device(device or "auto")
     for fusion in fusions:
-        order, scores = fusion_scores(bundle, fusion, caches, resolve_device(device or "auto"), folder)
+        order, scores = fusion_scores(bundle, fusion, caches, fusion_device, folder)
         for vid, row in zip(order, scores):
             scored.setdefault(vid, {})[fusion] = row
     return caches, scored
