@@ -1,7 +1,8 @@
-"""Placeholder benchmark datasets (empty video files, official-style split files) for dry runs.
+"""Placeholder datasets (empty video files, official-style split files) for dry runs.
 
-Each has every split the real-data preset asks for, so `snakemake -n` with the preset plans the
-whole DAG. THUMOS14 reuses the manifest tests' builder (its preset runs split 1 only).
+Each benchmark has every split the real-data preset asks for, so `snakemake -n` with the preset plans
+the whole DAG. THUMOS14 reuses the manifest tests' builder (its preset runs split 1 only). The own-data
+formats (folders, list, kinetics) use the file names docs/own-data.md shows.
 """
 
 from __future__ import annotations
@@ -51,7 +52,40 @@ def make_ucf50(root: Path) -> None:
             touch(root, f"{cls}/v_{cls}_g{group:02d}_c01.avi")
 
 
-MAKERS = {"ucf101": make_ucf101, "hmdb51": make_hmdb51, "ucf50": make_ucf50, "thumos14": make_thumos14}
+def make_folders(root: Path) -> None:
+    """`<class name>/<video>.mp4`, 5 videos a class (one a class name with blanks and parentheses)."""
+    for cls in ("Apply Eye Makeup", "Basketball (outdoor)"):
+        for k in range(5):
+            touch(root, f"{cls}/{cls.split()[0].lower()}_{k}.mp4")  # names unique: the stem is the video id
+
+
+def make_list(root: Path) -> None:
+    """`videos/<name>.mp4` + mmaction2-style `train_list.txt` / `test_list.txt` (`path label`)."""
+    train, test = [], []
+    for label in range(2):
+        for k in range(4):
+            rel = f"videos/class{label}_{k}.mp4"
+            touch(root, rel)
+            (test if k == 3 else train).append(f"{rel} {label}\n")
+    (root / "train_list.txt").write_text("".join(train))
+    (root / "test_list.txt").write_text("".join(test))
+
+
+def make_kinetics(root: Path) -> None:
+    """`annotations/{train,val}.csv` + `{train,val}/<label>/{youtube_id}_{start:06d}_{end:06d}.mp4`."""
+    (root / "annotations").mkdir(parents=True)
+    for subset, clips in (("train", 3), ("val", 1)):
+        rows = ["label,youtube_id,time_start,time_end,split"]
+        for label in ("abseiling", "air drumming"):
+            for k in range(clips):
+                youtube_id = f"{subset[0]}{label[:2]}{k:08d}"
+                rows.append(f"{label},{youtube_id},{10 * k},{10 * k + 10},{subset}")
+                touch(root, f"{subset}/{label}/{youtube_id}_{10 * k:06d}_{10 * k + 10:06d}.mp4")
+        (root / "annotations" / f"{subset}.csv").write_text("\n".join(rows) + "\n")
+
+
+MAKERS = {"ucf101": make_ucf101, "hmdb51": make_hmdb51, "ucf50": make_ucf50, "thumos14": make_thumos14,
+          "folders": make_folders, "list": make_list, "kinetics": make_kinetics}
 
 
 def make_placeholder(dataset_format: str, root: Path) -> Path:
