@@ -9,7 +9,7 @@ counts at 340×256, compiled; ResNet-50 streams at 224 in bf16 + channels_last, 
 * ``train``: stream training iterations/s with in-memory uint8 tensors and with the real data
   loader over JPEG folders (``input_bound`` when the loader is < 90 % of the in-memory rate);
 * ``dump``: feature-dump frames/s over the real loader (``infer``, eval mode);
-* ``ddp``: stream training under ``torchrun`` on 1, 2, … N GPUs of the machine (the real ``tclsta
+* ``ddp``: stream training under ``torchrun`` on 1, 2, 4, … and all N GPUs of the machine (the real ``tclsta
   train-stream``, flow stream, the preset's batch of 8 videos *per GPU*): iterations/s, images/s and
   the scaling efficiency, images/s at N over N × images/s at 1 (``benchmarks/ddp.py``). Without CUDA:
   1 and 2 gloo CPU ranks of the tiny model;
@@ -195,7 +195,8 @@ def bench_ddp(cfg: dict, device: torch.device, quick: bool) -> dict[str, Any]:
     """Iterations/s, images/s and scaling efficiency of ``tclsta train-stream`` on 1…N ranks, per-rank batch fixed."""
     per_rank, segments = cfg["stream"]["batch_size"], cfg["stream"]["segments"]
     if device.type == "cuda":
-        ranks = range(1, torch.cuda.device_count() + 1)
+        count = torch.cuda.device_count()  # 1, 2, 4, … and all of them
+        ranks = sorted({n for n in (2 ** k for k in range(count.bit_length())) if n <= count} | {count})
         short, long, size = 5, 15, (256, 340)
         options: dict[str, Any] = {"device": "cuda", "preset": REPO / "presets" / "ucf101.yaml"}
     else:  # gloo CPU ranks of the tiny model (benchmarks/ddp.py's); per_rank, segments = its batch of 4 × 4
