@@ -1,4 +1,5 @@
-"""Shared fixtures: one real run of the whole tiny workflow, reused by the workflow-level tests."""
+"""Shared fixtures: real runs of the whole tiny workflow (default and translating variant), reused by the
+workflow-level tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the tests' helper modules (snakemake_run, factories)
 
 from snakemake_run import snakemake, write_config  # noqa: E402
+from tiny_variants import VARIANT  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +21,12 @@ def tiny_workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_config(workdir)
     snakemake(workdir, "--cores", "2")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def variant_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of `snakemake --cores 2` on ``VARIANT`` (attention metrics, predict on the variant)."""
+    workdir = tmp_path_factory.mktemp("variant_workflow")
+    write_config(workdir, VARIANT)
+    snakemake(workdir, "--cores", "2")
+    return workdir / "out"

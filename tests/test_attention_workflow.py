@@ -1,7 +1,7 @@
 """End to end on the translating variant: the real workflow measures attention against the synthetic boxes.
 
-One tiny Snakemake run of the second synthetic variant (a translating actor visible in every
-frame, 8 classes = 2 colours x 4 directions, square frames) serves both the variant's end-to-end
+One tiny Snakemake run of the second synthetic variant (``variant_run`` in conftest.py: a translating
+actor visible in every frame, 8 classes = 2 colours x 4 directions, square frames) serves both the variant's end-to-end
 check and sanity levels of the attention targets: on a run this small the streams are weak, so
 the levels are loose (better than chance / uniform); the real targets are measured on the full
 runs (README, "Attention: measured").
@@ -14,35 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from snakemake_run import snakemake, write_config
 from tclsta.data.annotations import read_boxes
 
 pytestmark = pytest.mark.slow
-
-VARIANT = {
-    "seed": 0,
-    "synthetic": {"motion": "translate", "num_classes": 8, "train_per_class": 4, "test_per_class": 2,
-                  "clips_per_group": 1, "frames": 12, "height": 48, "width": 48, "arm_fraction": 0.15,
-                  "action_fraction": 0.5, "distractors": [1, 1]},
-    "extract": {"shard_size": 24},
-    "flow": {"bound": 5},
-    "model": {"base_width": 4, "output_stride": 8, "max_dilation": 2, "temporal_attention": "frame", "flow_stack": 2,
-              "cam_channels": 16, "lstm_hidden": 16},
-    "stream": {"attentions": ["both"], "segments": 4, "crop_size": 32, "flip": False, "batch_size": 4,
-               "iterations": {"rgb": 150, "flow": 150}, "lr": 0.01, "holdout_fraction": 0.0,
-               "validate_every": 150, "checkpoint_every": 150},
-    "features": {"frames": 6},
-    "fusion": {"heldout": False},  # no held-out groups (holdout_fraction 0): the paper's fusion rows only
-}
-
-
-@pytest.fixture(scope="module")
-def variant_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("variant_workflow")
-    write_config(workdir, VARIANT)
-    snakemake(workdir, "--cores", "2")
-    return workdir / "out"
-
 
 def test_variant_boxes_and_attention_metrics(variant_run: Path) -> None:
     boxes = read_boxes(variant_run / "dataset" / "annotations" / "boxes.csv")

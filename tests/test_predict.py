@@ -11,8 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from snakemake_run import snakemake, write_config
+from tiny_variants import VARIANT
 
 from tclsta import paths
 from tclsta.fusion.scores import read_score_set
@@ -116,12 +115,8 @@ def test_other_videos_and_bad_ones(tiny_workflow: Path, tmp_path: Path) -> None:
     assert "error" in records["broken.avi"] and "error" in records["single.avi"]
 
 
-def test_predict_agrees_on_the_translate_variant(tmp_path: Path) -> None:
-    """The translate preset's synthetic videos (another frame size, 12 classes, a translating actor),
-    at the tiny run's model size: predict still gives the pipeline's top-1 on every test video."""
-    translate = yaml.safe_load((REPO / "presets" / "synthetic-translate.yaml").read_text())["synthetic"]
-    variant = {**translate, "train_per_class": 1, "test_per_class": 1, "frames": 8, "height": 48, "width": 48}
-    write_config(tmp_path / "run", {"synthetic": variant})
-    snakemake(tmp_path / "run", "--cores", "2")
-    test, _ = predict_test_videos(tmp_path / "run" / "out", tmp_path)
-    assert len(set(test["label"])) == translate["num_classes"]
+def test_predict_agrees_on_the_translate_variant(variant_run: Path, tmp_path: Path) -> None:
+    """The translating variant's run (conftest's ``variant_run``: square frames, 8 classes, frame attention,
+    the paper's fusion rows only): predict still gives the pipeline's top-1 on every test video."""
+    test, _ = predict_test_videos(variant_run, tmp_path)
+    assert len(set(test["label"])) == VARIANT["synthetic"]["num_classes"]
