@@ -37,10 +37,10 @@ def config(out: Path, iterations: int, gpus: int, batch_size: int, device: str, 
     """The run's settings over the preset (or the tiny model): the flow stream, no held-out set, no checkpoints."""
     stream = {"batch_size": batch_size, "iterations": {"flow": iterations}, "holdout_fraction": 0.0,
               "checkpoint_every": 10_000, "gpus": gpus}
+    run = {"output_dir": str(out), "device": device, "seed": 0}
     if tiny:
-        return {"output_dir": str(out), "device": device, "seed": 0, "model": TINY["model"],
-                "stream": {**TINY["stream"], **stream}}
-    return {"output_dir": str(out), "device": device, "seed": 0, "model": {"pretrained": "none"}, "stream": stream}
+        return {**run, "model": TINY["model"], "stream": {**TINY["stream"], **stream}}
+    return {**run, "model": {"pretrained": "none"}, "stream": stream}
 
 
 def wall_time(data: dict, out: Path, iterations: int, gpus: int, threads: int, *, batch_size: int = 8,

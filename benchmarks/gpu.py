@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ddp import per_iteration  # noqa: E402
+from ddp import TINY, per_iteration  # noqa: E402
 from frames_factory import make_dataset  # noqa: E402
 from loader import write_videos  # noqa: E402
 from predict import make_bundle, make_videos, measure  # noqa: E402
@@ -199,8 +199,8 @@ def bench_ddp(cfg: dict, device: torch.device, quick: bool) -> dict[str, Any]:
         ranks = sorted({n for n in (2 ** k for k in range(count.bit_length())) if n <= count} | {count})
         short, long, size = 5, 15, (256, 340)
         options: dict[str, Any] = {"device": "cuda", "preset": REPO / "presets" / "ucf101.yaml"}
-    else:  # gloo CPU ranks of the tiny model (benchmarks/ddp.py's); per_rank, segments = its batch of 4 × 4
-        ranks, per_rank, segments = (1, 2), 4, 4
+    else:  # gloo CPU ranks of benchmarks/ddp.py's tiny model, 4 videos a rank
+        ranks, per_rank, segments = (1, 2), 4, TINY["stream"]["segments"]
         (short, long), size = (1, 4) if quick else (10, 30), (80, 96)
         options = {"device": "cpu"}
     threads = max(1, (os.cpu_count() or 1) // max(ranks))
