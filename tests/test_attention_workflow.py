@@ -1,10 +1,10 @@
 """End to end on the translating variant: the real workflow measures attention against the synthetic boxes.
 
-One tiny Snakemake run of the second synthetic variant (``variant_run`` in conftest.py: a translating
-actor visible in every frame, 8 classes = 2 colours x 4 directions, square frames) serves both the variant's end-to-end
-check and sanity levels of the attention targets: on a run this small the streams are weak, so
-the levels are loose (better than chance / uniform); the real targets are measured on the full
-runs (README, "Attention: measured").
+One tiny Snakemake run of the second synthetic variant (``variant_run`` in conftest.py: a
+translating actor visible in every frame, 8 classes = 2 colours x 4 directions, square frames)
+serves both the variant's end-to-end check and sanity levels of the attention targets: on a run
+this small the streams are weak, so the levels are loose (better than chance / uniform); the real
+targets are measured on the full runs (README, "Attention: measured").
 """
 
 from __future__ import annotations
