@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tclsta.errors import DatasetError
+from tclsta.errors import DatasetError, VideoDecodeError
 
 BOXES = Path("annotations") / "boxes.csv"
 BOX_HEADER = ["path", "frame", "x0", "y0", "x1", "y1"]
@@ -121,11 +121,14 @@ def _video_properties(path: str | Path, *names: str) -> list[float]:
 
 
 def video_fps(path: str | Path) -> float:
-    """Frames per second of a video as OpenCV decodes it."""
-    fps, = _video_properties(path, "FPS")
-    if fps <= 0:
-        raise DatasetError(f"{path}: cannot read the frame rate (needed for the THUMOS14 temporal annotations)")
-    return float(fps)
+    """Frames per second of a video (:func:`tclsta.data.video.video_fps`), as a dataset error."""
+    from tclsta.data.video import video_fps as declared_fps  # cv2 only when a video is read
+
+    try:
+        return declared_fps(path)
+    except VideoDecodeError:
+        need = "needed for the THUMOS14 temporal annotations"
+        raise DatasetError(f"{path}: cannot read the frame rate ({need})") from None
 
 
 def video_frame_count(path: str | Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,6 @@ def video_fps(path: str | Path) -> float:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) if capture.isOpened() else 0.0
     finally:
         capture.release()
-    if not fps > 0:
+    if not (math.isfinite(fps) and fps > 0):
         raise VideoDecodeError(f"{path}: the video declares no frame rate, so seconds cannot be placed in it")
     return fps

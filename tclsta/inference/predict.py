@@ -264,7 +264,8 @@ def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str]
             spans, window_errors = ({}, {}) if windows is None else _window_scores(
                 bundle, extracted, {i: p for p, i in batch}, streams, fusions, device, windows, folder / "windows")
             for path, vid in batch:
-                reason = extracted.bad.get(vid, "no frames extracted") if vid not in scored else window_errors.get(vid, "")
+                unread = extracted.bad.get(vid, "no frames extracted")
+                reason = unread if vid not in scored else window_errors.get(vid, "")
                 if reason:
                     log.error("%s: cannot be predicted (%s)", path, reason)
                 results.append(Prediction(path, vid, scored.get(vid, {}), reason, spans.get(vid, [])))
