@@ -55,8 +55,8 @@ from tclsta.extraction import extract_shard  # noqa: E402
 from tclsta.features.cache import write_feature_cache  # noqa: E402
 from tclsta.features.dump import stream_cache  # noqa: E402
 from tclsta.inference.bundle import STREAM_FILES, Bundle, bundle_dir, load_bundle  # noqa: E402
-from tclsta.inference.predict import (choose_fusion, extract_videos, fusion_scores, predict_videos,  # noqa: E402
-                                      stream_caches, video_ids)
+from tclsta.inference.predict import (choose_fusion, extract_videos, flow_reads, fusion_scores,  # noqa: E402
+                                      predict_videos, stream_caches, video_ids)
 from tclsta.models.resnet import ResNet  # noqa: E402
 from tclsta.training.checkpoint import load_final  # noqa: E402
 
@@ -135,7 +135,8 @@ def parts(bundle: Bundle, videos: list[Path], fusion: str, device: str) -> dict[
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         start = time.perf_counter()
-        extracted = extract_videos(videos, video_ids(videos), bundle.settings, folder, device)
+        extracted = extract_videos(videos, video_ids(videos), bundle.settings, folder, device,
+                                   flow_reads(bundle.settings))
         out = {"decode": decode, "flow": time.perf_counter() - start - decode}
         caches = {}
         for stream in ("rgb", "flow"):

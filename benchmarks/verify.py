@@ -38,12 +38,12 @@ def main() -> None:
             write_video(layout.video_dir(root, video_id), frames, flow, 95, "bench")
         index = pd.DataFrame({"video_id": ids, "n_frames": args.frames, "n_flow": args.frames - 1,
                               "status": "ok", "error": ""})
-        files = args.videos * len(expected_names(args.frames, args.frames - 1))
+        files = args.videos * len(expected_names({"n_frames": args.frames, "n_flow": args.frames - 1}))
         wall, cpu = time.perf_counter(), time.process_time()
         checked = verify_index(index, root)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         assert (checked["status"] == "ok").all()
-        names = expected_names(args.frames, args.frames - 1)[:200]
+        names = expected_names({"n_frames": args.frames, "n_flow": args.frames - 1})[:200]
         folder = layout.video_dir(root, ids[0])
         decode = time.process_time()
         for name in names:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,45 +35,52 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Chunk:
-    """Consecutive decoded frames of one video waiting for their flow.
+    """Decoded frames of one video: RGB ``frames`` to write next and the flow ``runs`` to compute.
 
-    ``previous`` is the frame before them (None for a video's first chunk): its pair with
-    ``frames[0]`` belongs to this chunk's flow. A video found bad (unreadable, truncated, too
-    short for flow) ends with a chunk without frames carrying the ``error``.
+    A run ``(first, frames)`` holds consecutive frames whose pairs are flow fields ``first``,
+    ``first + 1`` … (1-based, field i from frame i to i + 1). A video found bad (unreadable,
+    truncated, too short for flow) ends with a chunk without frames carrying the ``error``.
     """
 
     video_id: str
     frames: np.ndarray
-    previous: np.ndarray | None
+    runs: list[tuple[int, np.ndarray]]
     last: bool
     error: VideoDecodeError | None = None
 
     @classmethod
     def failed(cls, video_id: str, error: VideoDecodeError) -> _Chunk:
         """The closing item of a video found bad."""
-        return cls(video_id, np.empty((0, 0, 0, 3), np.uint8), None, last=True, error=error)
-
-    def flow_input(self) -> np.ndarray:
-        """The frames whose consecutive pairs are this chunk's flow fields."""
-        return self.frames if self.previous is None else np.concatenate([self.previous[None], self.frames])
+        return cls(video_id, _NO_FRAMES, [], last=True, error=error)
 
     def pairs(self) -> int:
         """How many flow fields this chunk needs."""
-        return 0 if self.error is not None else len(self.frames) - (self.previous is None)
+        return 0 if self.error is not None else sum(len(frames) - 1 for _, frames in self.runs)
+
+    def cost(self) -> int:
+        """Frames held or flow fields computed, whichever is more (what a batch of chunks is sized by)."""
+        return max(len(self.frames), self.pairs())
+
+
+_NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)
+FieldChooser = Callable[[str, int], Sequence[int]]
+"""Which flow fields (1-based) a video needs, from its id and frame count."""
 
 
 # Flow settings that change how fast the files are made, not what they contain.
 _FLOW_EXECUTION_KEYS = ("device", "batch_pairs", "compile")
 
 
-def extraction_settings(extract: dict[str, Any], flow: dict[str, Any]) -> dict[str, Any]:
-    """The settings that determine a video folder's content (recorded in ``frames.json``)."""
+def extraction_settings(extract: dict[str, Any], flow: dict[str, Any], sampled: bool = False) -> dict[str, Any]:
+    """The settings that determine a video folder's content (recorded in ``frames.json``); ``sampled``: the
+    flow of chosen fields only (inference), never taken for a complete folder by the pipeline."""
     content = {k: v for k, v in flow.items() if k not in _FLOW_EXECUTION_KEYS}
     return {
         "resize": extract["resize"],
         "jpeg_quality": extract["jpeg_quality"],
         "max_frames": extract["max_frames"],
         "flow": content if flow["enabled"] else None,
+        **({"flow_fields": "sampled"} if sampled and flow["enabled"] else {}),
     }
 
 
@@ -94,25 +101,68 @@ def is_complete(folder: Path, settings_digest: str) -> dict[str, Any] | None:
     return meta
 
 
-def _chunks(video_id: str, chunks: Iterator[np.ndarray]) -> Iterator[_Chunk]:
-    """A video's decoded chunks, each knowing the frame before it and whether it is the last."""
-    previous, current = None, next(chunks)
+def _chunks(video_id: str, chunks: Iterator[np.ndarray], with_flow: bool) -> Iterator[_Chunk]:
+    """A video's decoded chunks, ``with_flow`` each with the run of all its pairs (the frame before it included)."""
+    previous, current, seen = None, next(chunks), 0
     for following in chunks:
-        yield _Chunk(video_id, current, previous, last=False)
-        previous, current = current[-1], following
-    yield _Chunk(video_id, current, previous, last=True)
+        yield _Chunk(video_id, current, _all_pairs(current, previous, seen, with_flow), last=False)
+        previous, current, seen = current[-1], following, seen + len(current)
+    yield _Chunk(video_id, current, _all_pairs(current, previous, seen, with_flow), last=True)
 
 
-def _batches(decoded: Iterator[_Chunk], pair_budget: int) -> Iterator[list[_Chunk]]:
-    """Group decoded chunks so that each flow call sees about ``pair_budget`` frame pairs."""
+def _all_pairs(frames: np.ndarray, previous: np.ndarray | None, seen: int,
+               with_flow: bool) -> list[tuple[int, np.ndarray]]:
+    """The run of every pair of a chunk after ``seen`` frames (``previous`` the last of them, None at the start)."""
+    if not with_flow:
+        return []
+    return [(1, frames) if previous is None else (seen, np.concatenate([previous[None], frames]))]
+
+
+def field_runs(decoded: Iterable[np.ndarray], fields: Sequence[int], longest: int,
+               source: str | Path) -> Iterator[tuple[int, np.ndarray]]:
+    """The runs ``(first, frames)`` of video ``source``'s consecutive decoded chunks that give flow ``fields``
+    (1-based), each at most ``longest`` fields long, so memory stays bounded whatever the video's length."""
+    pieces = _pieces(sorted(set(int(f) for f in fields)), longest)
+    parts: list[np.ndarray] = []
+    k = seen = 0
+    for chunk in decoded:
+        end = seen + len(chunk)
+        while k < len(pieces):
+            first, last = pieces[k]  # needs frames first … last + 1
+            if first > end:
+                break
+            parts.append(chunk[max(first - 1 - seen, 0):last + 1 - seen])
+            if last + 1 > end:
+                break
+            yield first, np.concatenate(parts)
+            parts, k = [], k + 1
+        seen = end
+    if k < len(pieces):
+        raise VideoDecodeError(f"{source}: decoded {seen} frames, too few for flow field {pieces[k][0]} "
+                               "(the video decodes differently the second time)")
+
+
+def _pieces(fields: list[int], longest: int) -> list[tuple[int, int]]:
+    """Consecutive ``fields`` as (first, last) ranges of at most ``longest`` fields."""
+    pieces: list[tuple[int, int]] = []
+    for field in fields:
+        if pieces and field == pieces[-1][1] + 1 and field - pieces[-1][0] < longest:
+            pieces[-1] = (pieces[-1][0], field)
+        else:
+            pieces.append((field, field))
+    return pieces
+
+
+def _batches(decoded: Iterator[_Chunk], budget: int) -> Iterator[list[_Chunk]]:
+    """Group decoded chunks so that each flow call sees about ``budget`` frame pairs (or holds as many frames)."""
     batch: list[_Chunk] = []
-    pairs = 0
+    cost = 0
     for item in decoded:
         batch.append(item)
-        pairs += item.pairs()
-        if pairs >= pair_budget:
+        cost += item.cost()
+        if cost >= budget:
             yield batch
-            batch, pairs = [], 0
+            batch, cost = [], 0
     if batch:
         yield batch
 
@@ -124,14 +174,19 @@ def extract_shard(
     extract: dict[str, Any],
     flow: dict[str, Any],
     table_out: str | Path,
+    flow_fields: FieldChooser | None = None,
 ) -> pd.DataFrame:
     """Extract every video of ``rows``; write the shard table (``INDEX_COLUMNS``) to ``table_out``.
 
     An unreadable, truncated or (with flow) one-frame video raises :class:`VideoDecodeError`
     naming it, unless ``extract.skip_bad`` is set: then it is logged and recorded with status
     ``bad``, ``truncated`` or ``too_short`` (videos already written stay).
+
+    ``flow_fields`` (inference) computes only the flow fields it names for each video: a video
+    of one chunk takes them from its decoded frames, a longer one is decoded a second time for
+    them once its length is known.
     """
-    settings = extraction_settings(extract, flow)
+    settings = extraction_settings(extract, flow, sampled=flow_fields is not None)
     settings_digest = digest(settings)
     records: dict[str, dict[str, Any]] = {}
     failures: list[VideoDecodeError] = []
@@ -151,7 +206,14 @@ def extract_shard(
                 following = list(itertools.islice(chunks, 1))  # does the video go on after its first chunk?
                 if not following:
                     verify.check_flow_length(path, len(first), flow["enabled"])
-                yield from _chunks(row.video_id, itertools.chain([first], following, chunks))
+                decoded = itertools.chain([first], following, chunks)
+                if flow_fields is None or not flow["enabled"]:
+                    yield from _chunks(row.video_id, decoded, flow["enabled"])
+                elif not following:
+                    runs = field_runs([first], flow_fields(row.video_id, len(first)), len(first), path)
+                    yield _Chunk(row.video_id, first, list(runs), last=True)
+                else:
+                    yield from _chosen_fields(row.video_id, path, decoded, flow_fields, extract)
             except VideoDecodeError as err:  # a truncated stream shows only at its end
                 yield _Chunk.failed(row.video_id, err)
                 if not extract["skip_bad"]:
@@ -171,12 +233,13 @@ def extract_shard(
     try:
         for batch in _batches(pending(), budget):
             readable = [item for item in batch if item.error is None]
-            flows = iter(_compute_flow([item.flow_input() for item in readable], flow) if readable else [])
+            runs = [frames for item in readable for _, frames in item.runs]
+            flows = iter(_compute_flow(runs, flow) if runs else [])
             for item in batch:
                 if item.error is not None:
                     give_up(item)
                     continue
-                item_flow = next(flows)
+                item_flow = [(first, next(flows)) for first, _ in item.runs]
                 if item.video_id not in writers:
                     writers[item.video_id] = FrameFolderWriter(layout.video_dir(frames_root, item.video_id),
                                                                extract["jpeg_quality"], settings_digest)
@@ -196,13 +259,24 @@ def extract_shard(
     return table
 
 
-def _compute_flow(videos: list[np.ndarray], flow: dict[str, Any]) -> list[np.ndarray | None]:
-    """Quantised flow per video (``[N-1, H, W, 2]`` uint8), or None per video when flow is off."""
-    if not flow["enabled"]:
-        return [None] * len(videos)
+def _chosen_fields(video_id: str, path: Path, decoded: Iterator[np.ndarray], flow_fields: FieldChooser,
+                   extract: dict[str, Any]) -> Iterator[_Chunk]:
+    """A video of several chunks: its frames without flow, then, decoded again, the runs of its chosen fields."""
+    n_frames = 0
+    for chunk in decoded:
+        n_frames += len(chunk)
+        yield _Chunk(video_id, chunk, [], last=False)
+    again = iter_chunks(path, extract["resize"], extract["max_frames"], extract["chunk_frames"])
+    for run in field_runs(again, flow_fields(video_id, n_frames), extract["chunk_frames"], path):
+        yield _Chunk(video_id, _NO_FRAMES, [run], last=False)
+    yield _Chunk(video_id, _NO_FRAMES, [], last=True)
+
+
+def _compute_flow(runs: list[np.ndarray], flow: dict[str, Any]) -> list[np.ndarray]:
+    """Quantised flow of each run of frames (``[N-1, H, W, 2]`` uint8)."""
     from tclsta.flow.pipeline import flow_images
 
-    return flow_images(videos, flow)
+    return flow_images(runs, flow)
 
 
 def _record(video_id: str, n_frames: int, n_flow: int, status: str = "ok", error: str = "") -> dict[str, Any]:

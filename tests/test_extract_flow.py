@@ -1,5 +1,5 @@
 """The extraction stage with optical flow: flow JPEGs next to the frames, a one-frame video,
-a corrupt video, and resuming after a real SIGKILL."""
+a corrupt video, resuming after a real SIGKILL, and the flow of chosen pairs only (inference)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tclsta.config import validate
-from tclsta.data import layout
+from tclsta.data import layout, verify
+from tclsta.data.frames_dataset import FramesDataset, VideoRecord
+from tclsta.data.sampling import evenly_spaced_fields
 from tclsta.errors import VideoDecodeError
 from tclsta.data.video import decode_video
-from tclsta.extraction import extract_shard
+from tclsta.extraction import extract_shard, field_runs
 from tclsta.flow import read_flow
 from tclsta.flow.pipeline import flow_images
 
@@ -169,3 +172,65 @@ def test_chunked_extraction_writes_the_same_files_as_whole_videos(tmp_path: Path
     assert len(trees[3]) == 2 + (11 + 10 * 2) + (4 + 3 * 2)
     assert trees[3] == trees[1000]
     assert not list(tmp_path.glob("chunk3/.*"))  # no temporary folder left
+
+
+@pytest.mark.parametrize("longest", [1, 2, 5])
+def test_field_runs_give_exactly_the_chosen_pairs(longest: int) -> None:
+    """Runs cut from chunks of 4 frames hold frames i … i+1 of every chosen field and nothing else."""
+    frames = np.arange(23, dtype=np.uint8).reshape(23, 1, 1, 1).repeat(3, axis=-1)
+    chosen = [1, 2, 3, 7, 8, 9, 10, 11, 12, 16, 22]
+    runs = list(field_runs((frames[i:i + 4] for i in range(0, 23, 4)), chosen, longest, "v.avi"))
+    got = []
+    for first, run in runs:
+        assert 2 <= len(run) <= longest + 1
+        assert run[:, 0, 0, 0].tolist() == list(range(first - 1, first - 1 + len(run)))  # frame i is value i-1
+        got += range(first, first + len(run) - 1)
+    assert got == chosen
+    with pytest.raises(VideoDecodeError, match="v.avi: decoded 23 frames, too few for flow field 23"):
+        list(field_runs([frames], [23], longest, "v.avi"))
+
+
+@pytest.mark.parametrize("chunk", [3, 1000])
+def test_chosen_flow_fields_are_the_pipelines_files(tmp_path: Path, dataset: Path, chunk: int) -> None:
+    """Only the chosen fields are computed (one chunk, or decoded again), byte for byte those of a full
+    extraction; the folder verifies, lists them, and the flow stream's test stacks read from it as from the full."""
+    write_panning_video(dataset / "A" / "eleven.avi", 11, seed=2)
+    rows = manifest_for(dataset, ["eleven", "four"])
+    extract, flow = settings({"nscales": 2, "warps": 1, "outer_iterations": 1, "inner_iterations": 5},
+                             chunk_frames=chunk)
+    full = tmp_path / "full"
+    extract_shard(rows, dataset, full, extract, flow, tmp_path / "full.tsv")
+    count, length = 2, 3
+    chosen = {"eleven": [3, 4, 5, 7, 8, 9], "four": [1, 2, 3]}  # starts (k + 0.5) * 8 / 2 + 1; one start
+    assert {v: evenly_spaced_fields(n, count, length).tolist() for v, n in (("eleven", 10), ("four", 3))} == chosen
+    asked = []
+
+    def fields(video_id: str, n_frames: int) -> np.ndarray:
+        asked.append((video_id, n_frames))
+        return evenly_spaced_fields(n_frames - 1, count, length)
+
+    sparse = tmp_path / "sparse"
+    table = extract_shard(rows, dataset, sparse, extract, flow, tmp_path / "sparse.tsv", fields)
+    assert asked == [("eleven", 11), ("four", 4)]
+    assert table["n_flow"].tolist() == [10, 3]
+    for video, want in chosen.items():
+        names = sorted(p.name for p in (sparse / video).glob("flow_*"))
+        assert names == sorted(n for i in want for n in layout.flow_names(i))
+        for name in names + [layout.rgb_name(i) for i in (1, 4)]:
+            assert (sparse / video / name).read_bytes() == (full / video / name).read_bytes()
+        assert verify.folder_problems(sparse / video) == []
+    meta = layout.read_meta(sparse / "eleven")
+    assert meta["n_flow"] == 10 and meta[layout.FIELDS_KEY] == chosen["eleven"]
+    assert layout.read_meta(sparse / "four").get(layout.FIELDS_KEY) is None  # every pair chosen: a full folder
+    (sparse / "eleven" / "flow_x_00007.jpg").unlink()
+    assert verify.folder_problems(sparse / "eleven") == [f"{sparse / 'eleven'}/flow_x_00007.jpg: missing"]
+
+    records = [VideoRecord("eleven", 0, 11, 10), VideoRecord("four", 0, 4, 3)]
+    views = [FramesDataset(root, records, stream="flow", segments=count, crop_size=16, flow_stack=length)
+             for root in (full, tmp_path / "resparse")]
+    extract_shard(rows, dataset, tmp_path / "resparse", extract, flow, tmp_path / "again.tsv", fields)
+    for item in range(2):
+        assert torch.equal(views[0][item][0], views[1][item][0])
+    extract_shard(rows, dataset, sparse, extract, flow, tmp_path / "dense.tsv")  # the pipeline redoes it whole
+    assert layout.read_meta(sparse / "eleven").get(layout.FIELDS_KEY) is None
+    assert len(list((sparse / "eleven").glob("flow_x_*"))) == 10

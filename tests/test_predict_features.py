@@ -1,4 +1,5 @@
-"""tclsta features: the values of a test video of the tiny run equal its feature cache's."""
+"""tclsta features: the values of a test video of the tiny run equal its feature cache's, and on a long
+video, where only the flow its stacks read is computed, they equal the pipeline's extract + dump."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ import numpy as np
 import pandas as pd
 
 from tclsta import paths
+from tclsta.data.video import decode_video
+from tclsta.extraction import extract_shard
 from tclsta.features.cache import read_feature_cache
-from tclsta.inference.bundle import bundle_dir
-from test_predict import tclsta
+from tclsta.features.dump import stream_cache
+from tclsta.inference.bundle import STREAM_FILES, bundle_dir, load_bundle
+from tclsta.inference.predict import flow_reads
+from tclsta.training.checkpoint import load_final
+from test_predict import split_test_videos, tclsta
+from test_predict_windows import write_lossless
 
 
 def test_features_equal_the_cache(tiny_workflow: Path, tmp_path: Path) -> None:
@@ -35,3 +42,29 @@ def test_features_equal_the_cache(tiny_workflow: Path, tmp_path: Path) -> None:
         pooled = h5["video_features"][0]
     weights = ours.temporal_weights.astype(np.float64)
     np.testing.assert_allclose(pooled, weights @ ours.features.astype(np.float64) / weights.sum(), rtol=1e-6)
+
+
+def test_flow_features_of_a_long_video_equal_the_pipelines(tiny_workflow: Path, tmp_path: Path) -> None:
+    """A test video looped three times: predict computes the flow of fewer pairs than the video has, and its flow
+    features equal those of the pipeline's full extraction and dump of the same file."""
+    out = tiny_workflow / "out"
+    frames = decode_video(split_test_videos(out).iloc[0]["file"])
+    video = tmp_path / "long.avi"
+    write_lossless(video, np.concatenate([frames] * 3))
+    bundle = load_bundle(bundle_dir(out, 1))
+    n_frames = 3 * len(frames)
+    assert len(flow_reads(bundle.settings)("long", n_frames)) < n_frames - 1  # the flow is sampled, not whole
+    output = tmp_path / "features.h5"
+    done = tclsta("features", str(video), "--model", str(bundle.folder), "-o", str(output), "--stream", "flow")
+    assert done.returncode == 0, done.stderr
+
+    rows = pd.DataFrame({"video_id": ["long"], "path": [str(video)]})
+    table = extract_shard(rows, "/", tmp_path / "frames", bundle.settings["extract"], bundle.settings["flow"],
+                          tmp_path / "index.tsv")
+    assert table["n_flow"].tolist() == [n_frames - 1]
+    model, meta = load_final(bundle.path(STREAM_FILES["flow"]))
+    run = stream_cache(model, meta, table.assign(label=-1, subset="test"), tmp_path / "frames",
+                       bundle.settings["features"], "cpu", bundle.class_names, {})
+    ours = read_feature_cache(output)
+    np.testing.assert_array_equal(ours.frame_indices, run.frame_indices)
+    np.testing.assert_array_equal(ours.features, run.features.astype(ours.features.dtype))

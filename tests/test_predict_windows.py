@@ -40,15 +40,17 @@ def write_lossless(path: Path, frames: np.ndarray) -> None:
 
 
 def test_windows_of_a_long_video_score_as_its_parts(tiny_workflow: Path, tmp_path: Path) -> None:
-    """A video made of two test videos of two classes end to end: its two windows score exactly as the two videos alone,
-    a half-stride window lies between them, and the whole video is scored too."""
+    """A video made of two test videos of two classes end to end (each looped three times, so only the flow
+    pairs their stacks read are computed): its two windows score exactly as the two videos alone, a half-stride
+    window lies between them, and the whole video is scored too."""
     out = tiny_workflow / "out"
     test = split_test_videos(out)
     first = test.iloc[0]
     second = next(row for _, row in test.iterrows() if row["label"] != first["label"])
     parts = [decode_video(row["file"]) for row in (first, second)]
     n = min(len(p) for p in parts)
-    parts = [p[:n] for p in parts]
+    parts = [np.concatenate([p[:n]] * 3) for p in parts]
+    n *= 3
     videos = tmp_path / "videos"
     videos.mkdir()
     write_lossless(videos / "a.avi", parts[0])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,12 @@ from tclsta.data import layout, verify
 class FrameFolderWriter:
     """Appends RGB frames and flow fields of one video to a temporary folder; :meth:`finish` renames it to ``folder``.
 
-    Files are numbered on from those already written, so a video written in chunks gives the
-    same files as one written whole. :meth:`abort` removes the temporary folder, as does any
-    error while writing (a full disk raises :class:`~tclsta.errors.DiskFullError` naming the folder).
+    RGB files are numbered on from those already written, so a video written in chunks gives the
+    same files as one written whole; flow fields are written at the numbers given with them. A
+    folder holding the flow of only some frame pairs records which in ``frames.json``
+    (``flow_fields``; ``n_flow`` is then the video's N − 1 pairs). :meth:`abort` removes the
+    temporary folder, as does any error while writing (a full disk raises
+    :class:`~tclsta.errors.DiskFullError` naming the folder).
     """
 
     def __init__(self, folder: Path, quality: int, settings_digest: str) -> None:
@@ -27,29 +30,36 @@ class FrameFolderWriter:
         self.tmp = self._stack.enter_context(atomic_directory(folder))
         self.params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
         self.settings_digest = settings_digest
-        self.n_frames = self.n_flow = 0
+        self.n_frames = 0
+        self.fields: list[int] = []
         self.shape: tuple[int, int] = (0, 0)
 
-    def add(self, frames: np.ndarray, flow: np.ndarray | None) -> None:
-        """Write the next RGB frames ``[N, H, W, 3]`` and the next flow fields ``[M, H, W, 2]`` (uint8)."""
+    def add(self, frames: np.ndarray, flow: Sequence[tuple[int, np.ndarray]] = ()) -> None:
+        """Write the next RGB frames ``[N, H, W, 3]`` and flow fields: ``(first, [M, H, W, 2] uint8)`` pieces,
+        fields ``first … first + M − 1`` (1-based, field i is from frame i to i + 1)."""
         with self._aborting():
             self._add(frames, flow)
 
-    def _add(self, frames: np.ndarray, flow: np.ndarray | None) -> None:
+    def _add(self, frames: np.ndarray, flow: Sequence[tuple[int, np.ndarray]]) -> None:
         for frame in frames:
             self.n_frames += 1
             _imwrite(self.tmp / layout.rgb_name(self.n_frames), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), self.params)
-        self.shape = frames.shape[1:3]
-        for pair in flow if flow is not None else ():
-            self.n_flow += 1
-            name_x, name_y = layout.flow_names(self.n_flow)
-            _imwrite(self.tmp / name_x, pair[..., 0], self.params)
-            _imwrite(self.tmp / name_y, pair[..., 1], self.params)
+        if len(frames):
+            self.shape = frames.shape[1:3]
+        for first, fields in flow:
+            for number, pair in enumerate(fields, start=first):
+                name_x, name_y = layout.flow_names(number)
+                _imwrite(self.tmp / name_x, pair[..., 0], self.params)
+                _imwrite(self.tmp / name_y, pair[..., 1], self.params)
+                self.fields.append(number)
 
     def finish(self) -> dict[str, Any]:
         """Write ``frames.json`` (with every JPEG's size) and rename the folder into place; return the meta."""
-        meta = {"n_frames": self.n_frames, "n_flow": self.n_flow, "height": int(self.shape[0]),
-                "width": int(self.shape[1]), "settings": self.settings_digest}
+        fields = sorted(self.fields)
+        every = fields == list(range(1, len(fields) + 1)) and len(fields) in (0, self.n_frames - 1)
+        meta = {"n_frames": self.n_frames, "n_flow": len(fields) if every else self.n_frames - 1,
+                "height": int(self.shape[0]), "width": int(self.shape[1]), "settings": self.settings_digest,
+                **({} if every else {layout.FIELDS_KEY: fields})}
         with self._aborting():
             meta = verify.record_sizes(self.tmp, meta)
             layout.write_meta(self.tmp, meta)
@@ -73,7 +83,7 @@ def write_video(folder: Path, frames: np.ndarray, flow: np.ndarray | None, quali
                 settings_digest: str) -> dict[str, Any]:
     """Write one whole video's RGB (and flow) JPEGs into ``folder`` atomically; return its meta."""
     writer = FrameFolderWriter(folder, quality, settings_digest)
-    writer.add(frames, flow)
+    writer.add(frames, [] if flow is None else [(1, flow)])
     return writer.finish()
 
 

@@ -41,3 +41,9 @@ def evenly_spaced_positions(n: int, count: int, length: int = 1) -> np.ndarray:
 def stack_indices(start: int, length: int, n: int) -> np.ndarray:
     """Frame numbers of the ``length``-long stack starting at ``start``, clamped to ``1 .. n``."""
     return np.clip(np.arange(start, start + length), 1, n)
+
+
+def evenly_spaced_fields(n: int, count: int, length: int) -> np.ndarray:
+    """Every field (1-based, of ``n``) the test sampling's ``count`` evenly spaced ``length``-stacks read, sorted."""
+    starts = evenly_spaced_positions(n, count, length)
+    return np.unique(np.concatenate([stack_indices(int(s), length, n) for s in starts]))

@@ -44,10 +44,10 @@ def check_flow_length(path: str | Path, n_frames: int, flow_enabled: bool) -> No
         raise ShortVideoError(f"{path}: only {n_frames} frame: too short for optical flow (needs 2)")
 
 
-def expected_names(n_frames: int, n_flow: int) -> list[str]:
-    """Every JPEG a folder with ``n_frames`` frames and ``n_flow`` flow pairs holds, in a fixed order."""
-    names = [layout.rgb_name(i) for i in range(1, n_frames + 1)]
-    for i in range(1, n_flow + 1):
+def expected_names(meta: dict[str, Any]) -> list[str]:
+    """Every JPEG a folder with this ``frames.json`` holds (its frames, then its flow pairs), in a fixed order."""
+    names = [layout.rgb_name(i) for i in range(1, int(meta["n_frames"]) + 1)]
+    for i in layout.flow_fields(meta):
         names.extend(layout.flow_names(i))
     return names
 
@@ -77,7 +77,7 @@ def jpeg_problem(path: Path, expected_size: int | None = None) -> str | None:
 
 def record_sizes(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """``meta`` plus the byte size of every JPEG in ``folder`` (written into ``frames.json``)."""
-    names = expected_names(meta["n_frames"], meta["n_flow"])
+    names = expected_names(meta)
     return {**meta, SIZES_KEY: [(folder / name).stat().st_size for name in names]}
 
 
@@ -87,7 +87,7 @@ def folder_problems(folder: str | Path, meta: dict[str, Any] | None = None, limi
     meta = layout.read_meta(folder) if meta is None else meta
     if meta is None:
         return [f"{folder}: no readable {layout.META_NAME} (not extracted, or extracted incompletely)"]
-    names = expected_names(int(meta["n_frames"]), int(meta["n_flow"]))
+    names = expected_names(meta)
     sizes = meta.get(SIZES_KEY)
     if sizes is not None and len(sizes) != len(names):
         return [f"{folder}: {layout.META_NAME} records {len(sizes)} file sizes for {len(names)} files"]

@@ -27,7 +27,8 @@ import torch
 from tclsta.data.video import video_fps
 from tclsta.device import resolve_device
 from tclsta.errors import ConfigError, DatasetError, VideoDecodeError
-from tclsta.extraction import extract_shard
+from tclsta.data.sampling import evenly_spaced_fields
+from tclsta.extraction import FieldChooser, extract_shard
 from tclsta.features.cache import FeatureCache, open_feature_cache, write_feature_cache
 from tclsta.features.dump import stream_cache
 from tclsta.fusion.awl import fuse, read_weights
@@ -37,7 +38,7 @@ from tclsta.fusion.cln_training import predict_probabilities
 from tclsta.fusion.scores import ScoreSet, paired_order, stream_probabilities, stream_score_set
 from tclsta.fusion.solve import calibrated, read_fit_record
 from tclsta.inference.bundle import CLN_FILES, STREAM_FILES, Bundle, BundleError, awl_files
-from tclsta.inference.windows import link_windows
+from tclsta.inference.windows import link_windows, window_bounds, window_flow
 from tclsta.models.cln import SIDES, CollaborativeLearningNetwork
 from tclsta.training.checkpoint import load_final
 
@@ -83,14 +84,32 @@ class Extracted:
     bad: dict[str, str]  # video id -> reason
 
 
+def flow_reads(settings: dict[str, Any], windows: tuple[float, float | None] | None = None,
+               fps: dict[str, float] | None = None) -> FieldChooser:
+    """The flow fields the flow stream reads of a video (dump's test stacks), and with ``windows`` also those
+    of each of its windows (videos with a frame rate in ``fps``)."""
+    count, length = int(settings["features"]["frames"]), int(settings["model"]["flow_stack"])
+
+    def fields(video_id: str, n_frames: int) -> np.ndarray:
+        n_flow = n_frames - 1
+        read = [evenly_spaced_fields(n_flow, count, length)]
+        if windows is not None and video_id in (fps or {}):
+            for start, stop in window_bounds(n_frames, fps[video_id], *windows):
+                if (inside := window_flow(n_flow, start, stop)) >= 1:
+                    read.append(start + evenly_spaced_fields(inside, count, length))
+        return np.unique(np.concatenate(read))
+
+    return fields
+
+
 def extract_videos(paths: Sequence[Path], ids: Sequence[str], settings: dict[str, Any], folder: Path,
-                   device: str | None) -> Extracted:
-    """Decode and compute flow for ``paths`` into ``folder`` with the bundle's extract/flow settings
-    (bad videos skipped and listed)."""
+                   device: str | None, flow_fields: FieldChooser | None) -> Extracted:
+    """Decode ``paths`` into ``folder`` with the bundle's extract/flow settings and compute the flow fields
+    ``flow_fields`` names (None: no flow) (bad videos skipped and listed)."""
     rows = pd.DataFrame({"video_id": list(ids), "path": [str(p) for p in paths]})
     extract = {**settings["extract"], "skip_bad": True}
-    flow = {**settings["flow"], **({"device": device} if device else {})}
-    table = extract_shard(rows, "/", folder / "frames", extract, flow, folder / "index.tsv")
+    flow = {**settings["flow"], "enabled": flow_fields is not None, **({"device": device} if device else {})}
+    table = extract_shard(rows, "/", folder / "frames", extract, flow, folder / "index.tsv", flow_fields)
     ok = table[table["status"] == "ok"]
     bad = {r.video_id: f"{r.status}: {r.error}" for r in table.itertuples() if r.status != "ok"}
     videos = ok.assign(label=-1, subset="test")[["video_id", "label", "n_frames", "n_flow", "subset"]]
@@ -221,17 +240,22 @@ def _scored(bundle: Bundle, extracted: Extracted, streams: Sequence[str], fusion
     return caches, scored
 
 
-def _window_scores(bundle: Bundle, extracted: Extracted, paths: dict[str, Path], streams: Sequence[str],
-                   fusions: Sequence[str], device: str | None, windows: tuple[float, float | None],
-                   folder: Path) -> tuple[dict[str, list[WindowScore]], dict[str, str]]:
-    """Each video's window scores, the windows laid out as videos (:mod:`~tclsta.inference.windows`), and the
-    videos whose frame rate is unknown, with the reason."""
+def frame_rates(paths: dict[str, Path]) -> tuple[dict[str, float], dict[str, str]]:
+    """Video id -> declared frame rate, and the videos without one, with the reason."""
     fps, errors = {}, {}
-    for vid in extracted.videos["video_id"]:
+    for vid, path in paths.items():
         try:
-            fps[vid] = video_fps(paths[vid])
+            fps[vid] = video_fps(path)
         except VideoDecodeError as err:
             errors[vid] = str(err)
+    return fps, errors
+
+
+def _window_scores(bundle: Bundle, extracted: Extracted, fps: dict[str, float], streams: Sequence[str],
+                   fusions: Sequence[str], device: str | None, windows: tuple[float, float | None],
+                   folder: Path) -> dict[str, list[WindowScore]]:
+    """Each video's window scores (videos with a frame rate in ``fps``), the windows laid out as videos
+    (:mod:`~tclsta.inference.windows`)."""
     videos = extracted.videos[extracted.videos["video_id"].isin(list(fps))]
     table, spans = link_windows(extracted.frames_root, videos, fps, *windows, folder / "frames")
     _, scored = _scored(bundle, Extracted(folder / "frames", table, {}), streams, fusions, device, folder)
@@ -239,7 +263,7 @@ def _window_scores(bundle: Bundle, extracted: Extracted, paths: dict[str, Path],
     for span in spans:
         out.setdefault(span.video_id, []).append(WindowScore(*span.seconds, span.start, span.stop,
                                                              scored[span.window_id]))
-    return out, errors
+    return out
 
 
 def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str], *, device: str | None = None,
@@ -255,14 +279,17 @@ def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str]
     streams = sorted({s for fusion in fusions for s in streams_for(fusion)}, key=["rgb", "flow"].index)
     results: list[Prediction] = []
     for batch in _batches(list(zip(paths, ids)), max(1, batch_videos)):
+        fps, window_errors = ({}, {}) if windows is None else frame_rates({i: p for p, i in batch})
+        fields = flow_reads(bundle.settings, windows, fps) if "flow" in streams else None
         with tempfile.TemporaryDirectory(prefix="tclsta-predict-") as tmp:
             folder = Path(tmp)
-            extracted = extract_videos([p for p, _ in batch], [i for _, i in batch], bundle.settings, folder, device)
+            extracted = extract_videos([p for p, _ in batch], [i for _, i in batch], bundle.settings, folder, device,
+                                       fields)
             caches, scored = _scored(bundle, extracted, streams, fusions, device, folder / "videos")
             if on_batch is not None and scored:
                 on_batch(extracted.frames_root, caches, scored)
-            spans, window_errors = ({}, {}) if windows is None else _window_scores(
-                bundle, extracted, {i: p for p, i in batch}, streams, fusions, device, windows, folder / "windows")
+            spans = {} if windows is None else _window_scores(bundle, extracted, fps, streams, fusions, device,
+                                                               windows, folder / "windows")
             for path, vid in batch:
                 unread = extracted.bad.get(vid, "no frames extracted")
                 reason = unread if vid not in scored else window_errors.get(vid, "")

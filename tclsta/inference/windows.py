@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tclsta.data.layout import META_NAME, flow_names, read_meta, rgb_name, video_dir
+from tclsta.data.layout import META_NAME, flow_fields, flow_names, read_meta, rgb_name, video_dir
 from tclsta.errors import ConfigError
 
 
@@ -52,6 +52,11 @@ def window_bounds(n_frames: int, fps: float, seconds: float, stride: float | Non
     return [(start, start + length) for start in starts]
 
 
+def window_flow(n_flow: int, start: int, stop: int) -> int:
+    """How many of a video's ``n_flow`` flow fields lie inside its frames ``[start, stop)`` (the window's pairs)."""
+    return max(0, min(n_flow, stop - 1) - start)
+
+
 def link_windows(frames_root: Path, videos: pd.DataFrame, fps: dict[str, float], seconds: float,
                  stride: float | None, out_root: Path) -> tuple[pd.DataFrame, list[Span]]:
     """Every window of ``videos`` (dump's columns) as a folder of links below ``out_root``: its rows
@@ -62,7 +67,7 @@ def link_windows(frames_root: Path, videos: pd.DataFrame, fps: dict[str, float],
         meta = read_meta(source) or {}
         for index, (start, stop) in enumerate(window_bounds(int(video.n_frames), fps[video.video_id], seconds, stride)):
             span = Span(video.video_id, index, start, stop, fps[video.video_id])
-            n_flow = max(0, min(int(video.n_flow), stop - 1) - start)
+            n_flow = window_flow(int(video.n_flow), start, stop)
             _link(source, video_dir(out_root, span.window_id), start, stop - start, n_flow, meta)
             rows.append({"video_id": span.window_id, "label": -1, "n_frames": stop - start, "n_flow": n_flow,
                          "subset": "test"})
@@ -71,11 +76,13 @@ def link_windows(frames_root: Path, videos: pd.DataFrame, fps: dict[str, float],
 
 
 def _link(source: Path, folder: Path, start: int, n_frames: int, n_flow: int, meta: dict) -> None:
-    """``folder`` holding links to frames ``start+1 …`` and flow pairs of ``source``, renumbered from 1."""
+    """``folder`` holding links to frames ``start+1 …`` and the flow pairs ``source`` holds among its
+    ``n_flow``, renumbered from 1."""
     folder.mkdir(parents=True)
     for i in range(1, n_frames + 1):
         os.symlink(source / rgb_name(start + i), folder / rgb_name(i))
-    for i in range(1, n_flow + 1):
+    held = set(flow_fields(meta)) if meta else set()
+    for i in (i for i in range(1, n_flow + 1) if start + i in held):
         for name, target in zip(flow_names(i), flow_names(start + i)):
             os.symlink(source / target, folder / name)
     window = {key: meta[key] for key in ("height", "width") if key in meta}
