@@ -2,7 +2,7 @@
 
 Each batch of videos is extracted into a temporary folder by the extract stage's
 :func:`~tclsta.extraction.extract_shard` (same decoding, JPEG quantisation and TV-L1 flow as
-the run), each stream's feature cache is built by the dump stage's
+the run, computed only for the pairs the flow stream's stacks read: :func:`flow_reads`), each stream's feature cache is built by the dump stage's
 :func:`~tclsta.features.dump.stream_cache` (same sampling, crops and model) and stored and read
 back as the run stores it (``features.dtype``), and the fusion scores them as ``evaluate`` does:
 the CLN's inputs by :func:`~tclsta.fusion.cln_inputs.pair_frames` with the trained CLN's input
