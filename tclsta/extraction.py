@@ -55,7 +55,7 @@ class _Chunk:
 
     def pairs(self) -> int:
         """How many flow fields this chunk needs."""
-        return 0 if self.error is not None else sum(len(frames) - 1 for _, frames in self.runs)
+        return sum(len(frames) - 1 for _, frames in self.runs)
 
     def cost(self) -> int:
         """Frames held or flow fields computed, whichever is more (what a batch of chunks is sized by)."""
@@ -232,8 +232,7 @@ def extract_shard(
     budget = 4 * int(flow["batch_pairs"])
     try:
         for batch in _batches(pending(), budget):
-            readable = [item for item in batch if item.error is None]
-            runs = [frames for item in readable for _, frames in item.runs]
+            runs = [frames for item in batch for _, frames in item.runs]  # a failed chunk has none
             flows = iter(_compute_flow(runs, flow) if runs else [])
             for item in batch:
                 if item.error is not None:

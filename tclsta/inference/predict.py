@@ -2,9 +2,10 @@
 
 Each batch of videos is extracted into a temporary folder by the extract stage's
 :func:`~tclsta.extraction.extract_shard` (same decoding, JPEG quantisation and TV-L1 flow as
-the run, computed only for the pairs the flow stream's stacks read: :func:`flow_reads`), each stream's feature cache is built by the dump stage's
-:func:`~tclsta.features.dump.stream_cache` (same sampling, crops and model) and stored and read
-back as the run stores it (``features.dtype``), and the fusion scores them as ``evaluate`` does:
+the run, computed only for the pairs the flow stream's stacks read: :func:`flow_reads`), each
+stream's feature cache is built by the dump stage's :func:`~tclsta.features.dump.stream_cache`
+(same sampling, crops and model) and stored and read back as the run stores it
+(``features.dtype``), and the fusion scores them as ``evaluate`` does:
 the CLN's inputs by :func:`~tclsta.fusion.cln_inputs.pair_frames` with the trained CLN's input
 scale, AWL by :func:`~tclsta.fusion.awl.fuse` on temperature-scaled scores. So a video of the
 run's test set gets the top-1 of ``evaluation/predictions.csv``.
@@ -24,10 +25,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tclsta.data.sampling import evenly_spaced_fields
 from tclsta.data.video import video_fps
 from tclsta.device import resolve_device
 from tclsta.errors import ConfigError, DatasetError, VideoDecodeError
-from tclsta.data.sampling import evenly_spaced_fields
 from tclsta.extraction import FieldChooser, extract_shard
 from tclsta.features.cache import FeatureCache, open_feature_cache, write_feature_cache
 from tclsta.features.dump import stream_cache

@@ -65,23 +65,23 @@ def link_windows(frames_root: Path, videos: pd.DataFrame, fps: dict[str, float],
     for video in videos.itertuples(index=False):
         source = video_dir(frames_root, video.video_id).resolve()
         meta = read_meta(source) or {}
+        held = set(flow_fields(meta)) if meta else set()
         for index, (start, stop) in enumerate(window_bounds(int(video.n_frames), fps[video.video_id], seconds, stride)):
             span = Span(video.video_id, index, start, stop, fps[video.video_id])
             n_flow = window_flow(int(video.n_flow), start, stop)
-            _link(source, video_dir(out_root, span.window_id), start, stop - start, n_flow, meta)
+            _link(source, video_dir(out_root, span.window_id), start, stop - start, n_flow, held, meta)
             rows.append({"video_id": span.window_id, "label": -1, "n_frames": stop - start, "n_flow": n_flow,
                          "subset": "test"})
             spans.append(span)
     return pd.DataFrame(rows, columns=list(videos.columns)), spans
 
 
-def _link(source: Path, folder: Path, start: int, n_frames: int, n_flow: int, meta: dict) -> None:
-    """``folder`` holding links to frames ``start+1 …`` and the flow pairs ``source`` holds among its
-    ``n_flow``, renumbered from 1."""
+def _link(source: Path, folder: Path, start: int, n_frames: int, n_flow: int, held: set[int], meta: dict) -> None:
+    """``folder`` holding links to frames ``start+1 …`` and to the flow pairs among its ``n_flow`` that
+    ``source`` holds (``held``), renumbered from 1."""
     folder.mkdir(parents=True)
     for i in range(1, n_frames + 1):
         os.symlink(source / rgb_name(start + i), folder / rgb_name(i))
-    held = set(flow_fields(meta)) if meta else set()
     for i in (i for i in range(1, n_flow + 1) if start + i in held):
         for name, target in zip(flow_names(i), flow_names(start + i)):
             os.symlink(source / target, folder / name)
