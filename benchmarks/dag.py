@@ -8,7 +8,9 @@ the preset) side by side with one job per video. Target: < 5 s, a job count in t
 Kinetics-400 (`--dataset kinetics400`: 246,245 train + 19,906 val clips of 400 classes, empty files under
 train/<label>/ and val/<label>/, annotations/{train,val,test}.csv, 1 % of the listed clips missing): the
 manifest built in-process (target < 10 s), then the dry run of presets/kinetics400.yaml (target < 10 CPU s,
-a few hundred jobs).
+a few hundred jobs), and what one cluster job pays to parse the Snakefile again (`--mode remote`, as
+snakemake-executor-plugin-slurm starts each job) with the manifest already written, side by side with
+the same parse before it exists (the dataset walked again).
 
     python benchmarks/dag.py [--dataset ucf101|kinetics400] [--repeat 3] [--shard-size N]
 """
@@ -91,18 +93,21 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def plan(snakefile: Path, workdir: Path, config: dict) -> tuple[float, float, int]:
-    """Wall and CPU seconds for `snakemake -n -q`, and the number of jobs planned (read from a second
-    dry run that prints the job stats: `-q` alone hides them). CPU time (user + sys) is what the dry
-    run costs on an idle machine; wall time also counts waiting for a busy CPU."""
+def plan(snakefile: Path, workdir: Path, config: dict, *extra: str) -> tuple[float, float, int]:
+    """Wall and CPU seconds for `snakemake -n -q [extra]`, and the number of jobs planned (read from a
+    second dry run that prints the job stats: `-q` alone hides them; a `--mode remote` job prints none and
+    plans its one target). CPU time (user + sys) is what the dry run costs on an idle machine; wall time
+    also counts waiting for a busy CPU."""
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
-           "--workflow-profile", "none", "--cores", "8", "-n", "-q"]
+           "--workflow-profile", "none", "--cores", "8", "-n", "-q", *extra]
     cpu_before = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     cpu = children_cpu() - cpu_before
+    if proc.returncode == 0 and "remote" in extra:
+        return seconds, cpu, 1
     if proc.returncode == 0:
         proc = subprocess.run([*cmd, "host", "rules"], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -135,7 +140,7 @@ def main() -> None:
             print(f"placeholder Kinetics-400: {n} clips listed, {K400_CLASSES} classes "
                   f"({time.perf_counter() - start:.1f} s to write)")
             settings = ((f"sharded ({shard_size}/job)", shard_size),)
-            time_manifest(root, base["dataset"])
+            manifest = time_manifest(root, base["dataset"])
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"{'setting':<24} {'jobs':>6} {'wall s (median)':>16} {'CPU s (median)':>15}  wall s of each run")
         rows = []
@@ -153,13 +158,15 @@ def main() -> None:
             rows.append((label, jobs, statistics.median(times)))
             print(f"{label:<24} {jobs:>6} {statistics.median(times):>16.2f} {statistics.median(cpus):>15.2f}  "
                   f"{' '.join(f'{t:.2f}' for t in times)}")
+        if args.dataset == "kinetics400":
+            time_cluster_job(args.snakefile, workdir, config, manifest, args.repeat)
         if len(rows) == 2:
             (_, jobs_s, t_s), (_, jobs_v, t_v) = rows
             print(f"sharding: {jobs_v / jobs_s:.0f}x fewer jobs, dry run {t_v / t_s:.1f}x faster")
 
 
-def time_manifest(root: Path, dataset: dict) -> None:
-    """Build the manifest in this process and print its size and the wall / CPU seconds it took."""
+def time_manifest(root: Path, dataset: dict):
+    """Build the manifest in this process, print its size and the wall / CPU seconds it took; return it."""
     sys.path.insert(0, str(REPO))
     from tclsta.data.manifest import build_manifest
 
@@ -168,6 +175,22 @@ def time_manifest(root: Path, dataset: dict) -> None:
     print(f"manifest: {len(table)} videos ({(table['split1'] == 'train').sum()} train, "
           f"{(table['split1'] == 'test').sum()} test), {len(table.attrs['missing'])} missing, "
           f"{time.perf_counter() - start:.2f} s wall, {time.process_time() - cpu:.2f} s CPU")
+    return table
+
+
+def time_cluster_job(snakefile: Path, workdir: Path, config: dict, manifest, repeat: int) -> None:
+    """Median wall / CPU seconds of one cluster job's parse (extraction shard 0 in `--mode remote`), before
+    and after the manifest is written into the output folder."""
+    from tclsta.data.manifest import write_manifest
+
+    job = ("--mode", "remote", "--target-jobs", "extract:shard=0", "--allowed-rules", "extract")
+    path = Path(config["output_dir"]) / "manifest.csv"
+    for label in ("job, no manifest yet", "job, manifest written"):
+        if label.endswith("written"):
+            write_manifest(manifest, path)
+        runs = [plan(snakefile, workdir, config, *job) for _ in range(repeat)]
+        wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        print(f"{label:<24} {runs[0][2]:>6} {wall:>16.2f} {cpu:>15.2f}  {' '.join(f'{r[0]:.2f}' for r in runs)}")
 
 
 if __name__ == "__main__":

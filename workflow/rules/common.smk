@@ -78,6 +78,9 @@ def video_count():
     """Number of videos in the dataset, known at parse time (no checkpoint needed).
 
     The requested splits are checked here too, so a split the dataset lacks stops the run at once.
+    A cluster job (which parses the Snakefile again) counts the manifest's rows instead: the main
+    process checked the dataset and wrote the manifest before submitting any job downstream of it,
+    so a Kinetics-sized dataset is not walked again by every job.
     """
     if config["dataset"]["format"] == "synthetic":
         from tclsta.data.synthetic import SPLITS as available
@@ -87,10 +90,12 @@ def video_count():
             raise WorkflowError(f"dataset.splits: the synthetic dataset has splits {list(available)}, not {missing}")
         syn = config["synthetic"]
         return syn["num_classes"] * (syn["train_per_class"] + syn["test_per_class"])
-    from tclsta.data.manifest import build_manifest, check_splits
+    from tclsta.data.manifest import build_manifest, check_splits, read_manifest
     from tclsta.errors import TclstaError
 
     try:
+        if workflow.remote_exec and os.path.isfile(MANIFEST):
+            return len(read_manifest(MANIFEST))
         table = build_manifest(config["dataset"]["format"], dataset_root(), config["dataset"])
         check_splits(table, SPLITS, f"dataset.splits ({dataset_root()})")
     except TclstaError as err:
