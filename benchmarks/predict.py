@@ -3,17 +3,17 @@
 For each setting, a real workflow run at minimum iterations makes a model bundle (weights do not
 change speed), then the same real MJPG videos are, side by side in one process and alternating:
 
-* ``predict``: :func:`tclsta.inference.predict.predict_videos` as users call it (decode, TV-L1 of the
-  pairs the flow stream's stacks read, both streams, the fusion served by default);
+* ``predict``: :func:`tclsta.inference.predict.predict_videos` as users call it (decode, the RGB frames and
+  the TV-L1 of the pairs the streams read, both streams, the fusion served by default);
 * ``pipeline``: what the extract (TV-L1 of every pair) and dump-features stages run for those videos
   (:func:`~tclsta.extraction.extract_shard`, then :func:`~tclsta.features.dump.stream_cache` and
   :func:`~tclsta.features.cache.write_feature_cache` per stream), in-process, no Snakemake;
 
 quiet, and beside a busy process (one core spinning). The parts are timed one by one on the same
 videos: ``decode`` (OpenCV decode + resize only), ``flow`` (extract minus decode: TV-L1 of the pairs
-the stacks read, quantising and writing the JPEGs, and a second decode of a video longer than
-``extract.chunk_frames``), ``rgb stream`` and ``flow stream`` (sampling, crops, the network; reading the
-JPEGs back), ``fusion``.
+the stacks read, quantising and writing the JPEGs of the frames and pairs read, and a second decode of a
+video longer than ``extract.chunk_frames``), ``rgb stream`` and ``flow stream`` (sampling, crops, the
+network; reading the JPEGs back), ``fusion``.
 
 Settings: ``paper`` = ``presets/ucf101.yaml`` (340×256, ResNet-50 at 224, L = 10, 25 test frames;
 TV-L1 at the minimum iterations unless ``--tvl1-full``), on 320×240 videos; ``default`` =
@@ -56,8 +56,8 @@ from tclsta.extraction import extract_shard  # noqa: E402
 from tclsta.features.cache import write_feature_cache  # noqa: E402
 from tclsta.features.dump import stream_cache  # noqa: E402
 from tclsta.inference.bundle import STREAM_FILES, Bundle, bundle_dir, load_bundle  # noqa: E402
-from tclsta.inference.predict import (choose_fusion, extract_videos, flow_reads, fusion_scores,  # noqa: E402
-                                      predict_videos, stream_caches, video_ids)
+from tclsta.inference.predict import (choose_fusion, extract_videos, fusion_scores, predict_videos,  # noqa: E402
+                                      stream_caches, stream_reads, video_ids)
 from tclsta.models.resnet import ResNet  # noqa: E402
 from tclsta.training.checkpoint import load_final  # noqa: E402
 
@@ -137,7 +137,7 @@ def parts(bundle: Bundle, videos: list[Path], fusion: str, device: str) -> dict[
         folder = Path(tmp)
         start = time.perf_counter()
         extracted = extract_videos(videos, video_ids(videos), bundle.settings, folder, device,
-                                   flow_reads(bundle.settings))
+                                   stream_reads(bundle.settings, ("rgb", "flow")), True)
         out = {"decode": decode, "flow": time.perf_counter() - start - decode}
         caches = {}
         for stream in ("rgb", "flow"):

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Chunk:
-    """Decoded frames of one video: RGB ``frames`` to write next and the flow ``runs`` to compute.
+    """Decoded frames of one video: RGB ``frames`` to write next (or, for inference, some frames and their
+    ``numbers``) and the flow ``runs`` to compute.
 
     A run ``(first, frames)`` holds consecutive frames whose pairs are flow fields ``first``,
     ``first + 1`` … (1-based, field i from frame i to i + 1). A video found bad (unreadable,
@@ -47,6 +48,8 @@ class _Chunk:
     runs: list[tuple[int, np.ndarray]]
     last: bool
     error: VideoDecodeError | None = None
+    numbers: np.ndarray | None = None  # the frames' numbers (1-based) where only some are written
+    n_frames: int | None = None  # on the last chunk of such a video: its frame count
 
     @classmethod
     def failed(cls, video_id: str, error: VideoDecodeError) -> _Chunk:
@@ -63,8 +66,18 @@ class _Chunk:
 
 
 _NO_FRAMES = np.empty((0, 0, 0, 3), np.uint8)
-FieldChooser = Callable[[str, int], Sequence[int]]
-"""Which flow fields (1-based) a video needs, from its id and frame count."""
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What inference reads of one video: RGB ``frames`` and flow ``fields`` (1-based numbers)."""
+
+    frames: Sequence[int]
+    fields: Sequence[int]
+
+
+ReadChooser = Callable[[str, int], Reads]
+"""What a video needs extracted, from its id and frame count."""
 
 
 # Flow settings that change how fast the files are made, not what they contain.
@@ -73,14 +86,14 @@ _FLOW_EXECUTION_KEYS = ("device", "batch_pairs", "compile")
 
 def extraction_settings(extract: dict[str, Any], flow: dict[str, Any], sampled: bool = False) -> dict[str, Any]:
     """The settings that determine a video folder's content (recorded in ``frames.json``); ``sampled``: the
-    flow of chosen fields only (inference), never taken for a complete folder by the pipeline."""
+    chosen frames and flow fields only (inference), never taken for a complete folder by the pipeline."""
     content = {k: v for k, v in flow.items() if k not in _FLOW_EXECUTION_KEYS}
     return {
         "resize": extract["resize"],
         "jpeg_quality": extract["jpeg_quality"],
         "max_frames": extract["max_frames"],
         "flow": content if flow["enabled"] else None,
-        **({"flow_fields": "sampled"} if sampled and flow["enabled"] else {}),
+        **({"reads": "sampled"} if sampled else {}),
     }
 
 
@@ -118,15 +131,19 @@ def _all_pairs(frames: np.ndarray, previous: np.ndarray | None, seen: int,
     return [(1, frames) if previous is None else (seen, np.concatenate([previous[None], frames]))]
 
 
-def field_runs(decoded: Iterable[np.ndarray], fields: Sequence[int], longest: int,
-               source: str | Path) -> Iterator[tuple[int, np.ndarray]]:
-    """The runs ``(first, frames)`` of video ``source``'s consecutive decoded chunks that give flow ``fields``
-    (1-based), each at most ``longest`` fields long, so memory stays bounded whatever the video's length."""
-    pieces = _pieces(sorted(set(int(f) for f in fields)), longest)
+def chosen_chunks(decoded: Iterable[np.ndarray], reads: Reads, longest: int,
+                  source: str | Path) -> Iterator[tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]]:
+    """For each of video ``source``'s consecutive decoded chunks, until the last one ``reads`` needs: the numbers
+    of the chosen RGB frames it holds, those frames, and the flow runs ``(first, frames)`` completed in it,
+    each at most ``longest`` fields long (so memory stays bounded whatever the video's length)."""
+    numbers = np.unique(np.asarray(reads.frames, dtype=np.int64))
+    pieces = _pieces(sorted(set(int(f) for f in reads.fields)), longest)
+    needed = max(int(numbers[-1]) if len(numbers) else 0, pieces[-1][1] + 1 if pieces else 0)
     parts: list[np.ndarray] = []
     k = seen = 0
-    for chunk in decoded:
+    for chunk in decoded if needed else ():
         end = seen + len(chunk)
+        runs = []
         while k < len(pieces):
             first, last = pieces[k]  # needs frames first … last + 1
             if first > end:
@@ -134,11 +151,15 @@ def field_runs(decoded: Iterable[np.ndarray], fields: Sequence[int], longest: in
             parts.append(chunk[max(first - 1 - seen, 0):last + 1 - seen])
             if last + 1 > end:
                 break
-            yield first, np.concatenate(parts)
+            runs.append((first, np.concatenate(parts)))
             parts, k = [], k + 1
+        inside = numbers[(numbers > seen) & (numbers <= end)]
+        yield inside, chunk[inside - 1 - seen], runs
         seen = end
-    if k < len(pieces):
-        raise VideoDecodeError(f"{source}: decoded {seen} frames, too few for flow field {pieces[k][0]} "
+        if seen >= needed:
+            return
+    if seen < needed:
+        raise VideoDecodeError(f"{source}: decoded {seen} frames, too few for frame {needed} "
                                "(the video decodes differently the second time)")
 
 
@@ -174,7 +195,7 @@ def extract_shard(
     extract: dict[str, Any],
     flow: dict[str, Any],
     table_out: str | Path,
-    flow_fields: FieldChooser | None = None,
+    reads: ReadChooser | None = None,
 ) -> pd.DataFrame:
     """Extract every video of ``rows``; write the shard table (``INDEX_COLUMNS``) to ``table_out``.
 
@@ -182,11 +203,11 @@ def extract_shard(
     naming it, unless ``extract.skip_bad`` is set: then it is logged and recorded with status
     ``bad``, ``truncated`` or ``too_short`` (videos already written stay).
 
-    ``flow_fields`` (inference) computes only the flow fields it names for each video: a video
-    of one chunk takes them from its decoded frames, a longer one is decoded a second time for
-    them once its length is known.
+    ``reads`` (inference) writes only the RGB frames and computes only the flow fields it names for
+    each video: a video of one chunk takes them from its decoded frames, a longer one is decoded a
+    second time for them once its length is known.
     """
-    settings = extraction_settings(extract, flow, sampled=flow_fields is not None)
+    settings = extraction_settings(extract, flow, sampled=reads is not None)
     settings_digest = digest(settings)
     records: dict[str, dict[str, Any]] = {}
     failures: list[VideoDecodeError] = []
@@ -207,13 +228,10 @@ def extract_shard(
                 if not following:
                     verify.check_flow_length(path, len(first), flow["enabled"])
                 decoded = itertools.chain([first], following, chunks)
-                if flow_fields is None or not flow["enabled"]:
+                if reads is None:
                     yield from _chunks(row.video_id, decoded, flow["enabled"])
-                elif not following:
-                    runs = field_runs([first], flow_fields(row.video_id, len(first)), len(first), path)
-                    yield _Chunk(row.video_id, first, list(runs), last=True)
                 else:
-                    yield from _chosen_fields(row.video_id, path, decoded, flow_fields, extract)
+                    yield from _chosen(row.video_id, path, decoded, reads, extract)
             except VideoDecodeError as err:  # a truncated stream shows only at its end
                 yield _Chunk.failed(row.video_id, err)
                 if not extract["skip_bad"]:
@@ -242,9 +260,9 @@ def extract_shard(
                 if item.video_id not in writers:
                     writers[item.video_id] = FrameFolderWriter(layout.video_dir(frames_root, item.video_id),
                                                                extract["jpeg_quality"], settings_digest)
-                writers[item.video_id].add(item.frames, item_flow)
+                writers[item.video_id].add(item.frames, item_flow, item.numbers)
                 if item.last:
-                    meta = writers.pop(item.video_id).finish()
+                    meta = writers.pop(item.video_id).finish(item.n_frames)
                     records[item.video_id] = _record(item.video_id, meta["n_frames"], meta["n_flow"])
     except BaseException as err:
         for writer in writers.values():
@@ -258,17 +276,19 @@ def extract_shard(
     return table
 
 
-def _chosen_fields(video_id: str, path: Path, decoded: Iterator[np.ndarray], flow_fields: FieldChooser,
-                   extract: dict[str, Any]) -> Iterator[_Chunk]:
-    """A video of several chunks: its frames without flow, then, decoded again, the runs of its chosen fields."""
-    n_frames = 0
-    for chunk in decoded:
-        n_frames += len(chunk)
-        yield _Chunk(video_id, chunk, [], last=False)
-    again = iter_chunks(path, extract["resize"], extract["max_frames"], extract["chunk_frames"])
-    for run in field_runs(again, flow_fields(video_id, n_frames), extract["chunk_frames"], path):
-        yield _Chunk(video_id, _NO_FRAMES, [run], last=False)
-    yield _Chunk(video_id, _NO_FRAMES, [], last=True)
+def _chosen(video_id: str, path: Path, decoded: Iterator[np.ndarray], reads: ReadChooser,
+            extract: dict[str, Any]) -> Iterator[_Chunk]:
+    """The chunks of the frames and flow runs ``reads`` chooses: of a video of one chunk from its decoded frames,
+    of a longer one (its further frames only counted) from a second decoding."""
+    first = next(decoded)
+    further = sum(len(chunk) for chunk in decoded)
+    n_frames = len(first) + further
+    chunks = [first]
+    if further:
+        chunks = iter_chunks(path, extract["resize"], extract["max_frames"], extract["chunk_frames"])
+    for numbers, frames, runs in chosen_chunks(chunks, reads(video_id, n_frames), extract["chunk_frames"], path):
+        yield _Chunk(video_id, frames, runs, last=False, numbers=numbers)
+    yield _Chunk(video_id, _NO_FRAMES, [], last=True, n_frames=n_frames)
 
 
 def _compute_flow(runs: list[np.ndarray], flow: dict[str, Any]) -> list[np.ndarray]:

@@ -19,10 +19,10 @@ import torch
 from tclsta.config import validate
 from tclsta.data import layout, verify
 from tclsta.data.frames_dataset import FramesDataset, VideoRecord
-from tclsta.data.sampling import evenly_spaced_fields
+from tclsta.data.sampling import evenly_spaced_fields, evenly_spaced_positions
 from tclsta.errors import VideoDecodeError
 from tclsta.data.video import decode_video
-from tclsta.extraction import extract_shard, field_runs
+from tclsta.extraction import Reads, chosen_chunks, extract_shard
 from tclsta.flow import read_flow
 from tclsta.flow.pipeline import flow_images
 
@@ -175,25 +175,37 @@ def test_chunked_extraction_writes_the_same_files_as_whole_videos(tmp_path: Path
 
 
 @pytest.mark.parametrize("longest", [1, 2, 5])
-def test_field_runs_give_exactly_the_chosen_pairs(longest: int) -> None:
-    """Runs cut from chunks of 4 frames hold frames i … i+1 of every chosen field and nothing else."""
+def test_chosen_chunks_give_exactly_the_chosen_frames_and_pairs(longest: int) -> None:
+    """Cut from chunks of 4 frames: the chosen RGB frames, and runs holding frames i … i+1 of every chosen field
+    and nothing else; decoding stops after the last chunk needed."""
     frames = np.arange(23, dtype=np.uint8).reshape(23, 1, 1, 1).repeat(3, axis=-1)
-    chosen = [1, 2, 3, 7, 8, 9, 10, 11, 12, 16, 22]
-    runs = list(field_runs((frames[i:i + 4] for i in range(0, 23, 4)), chosen, longest, "v.avi"))
-    got = []
-    for first, run in runs:
-        assert 2 <= len(run) <= longest + 1
-        assert run[:, 0, 0, 0].tolist() == list(range(first - 1, first - 1 + len(run)))  # frame i is value i-1
-        got += range(first, first + len(run) - 1)
-    assert got == chosen
-    with pytest.raises(VideoDecodeError, match="v.avi: decoded 23 frames, too few for flow field 23"):
-        list(field_runs([frames], [23], longest, "v.avi"))
+    chosen = [1, 2, 3, 7, 8, 9, 10, 11, 12, 16]
+    decoded = []
+
+    def chunks():
+        for i in range(0, 23, 4):
+            decoded.append(i)
+            yield frames[i:i + 4]
+
+    got_frames, got_fields = [], []
+    for numbers, kept, runs in chosen_chunks(chunks(), Reads([2, 4, 9, 18], chosen), longest, "v.avi"):
+        assert kept[:, 0, 0, 0].tolist() == [n - 1 for n in numbers]  # frame i is value i-1
+        got_frames += numbers.tolist()
+        for first, run in runs:
+            assert 2 <= len(run) <= longest + 1
+            assert run[:, 0, 0, 0].tolist() == list(range(first - 1, first - 1 + len(run)))
+            got_fields += range(first, first + len(run) - 1)
+    assert got_frames == [2, 4, 9, 18] and got_fields == chosen
+    assert decoded == [0, 4, 8, 12, 16]  # frame 18 is in the fifth chunk; the sixth is never decoded
+    with pytest.raises(VideoDecodeError, match="v.avi: decoded 23 frames, too few for frame 24"):
+        list(chosen_chunks([frames], Reads([], [23]), longest, "v.avi"))
 
 
 @pytest.mark.parametrize("chunk", [3, 1000])
 def test_chosen_flow_fields_are_the_pipelines_files(tmp_path: Path, dataset: Path, chunk: int) -> None:
-    """Only the chosen fields are computed (one chunk, or decoded again), byte for byte those of a full
-    extraction; the folder verifies, lists them, and the flow stream's test stacks read from it as from the full."""
+    """Only the chosen frames are written and the chosen fields computed (one chunk, or decoded again), byte for
+    byte those of a full extraction; the folder verifies, lists them, and both streams' test samples read from it
+    as from the full."""
     write_panning_video(dataset / "A" / "eleven.avi", 11, seed=2)
     rows = manifest_for(dataset, ["eleven", "four"])
     extract, flow = settings({"nscales": 2, "warps": 1, "outer_iterations": 1, "inner_iterations": 5},
@@ -205,32 +217,45 @@ def test_chosen_flow_fields_are_the_pipelines_files(tmp_path: Path, dataset: Pat
     assert {v: evenly_spaced_fields(n, count, length).tolist() for v, n in (("eleven", 10), ("four", 3))} == chosen
     asked = []
 
-    def fields(video_id: str, n_frames: int) -> np.ndarray:
+    kept = {"eleven": [3, 9], "four": [1, 2, 3, 4]}  # RGB: centres of 2 parts of 11 frames; all 4 of "four"
+
+    def reads(video_id: str, n_frames: int) -> Reads:
         asked.append((video_id, n_frames))
-        return evenly_spaced_fields(n_frames - 1, count, length)
+        frames = evenly_spaced_positions(n_frames, count) if n_frames > 4 else np.arange(1, n_frames + 1)
+        return Reads(frames, evenly_spaced_fields(n_frames - 1, count, length))
 
     sparse = tmp_path / "sparse"
-    table = extract_shard(rows, dataset, sparse, extract, flow, tmp_path / "sparse.tsv", fields)
+    table = extract_shard(rows, dataset, sparse, extract, flow, tmp_path / "sparse.tsv", reads)
     assert asked == [("eleven", 11), ("four", 4)]
-    assert table["n_flow"].tolist() == [10, 3]
+    assert table["n_frames"].tolist() == [11, 4] and table["n_flow"].tolist() == [10, 3]
     for video, want in chosen.items():
         names = sorted(p.name for p in (sparse / video).glob("flow_*"))
         assert names == sorted(n for i in want for n in layout.flow_names(i))
-        for name in names + [layout.rgb_name(i) for i in (1, 4)]:
+        rgb = sorted(p.name for p in (sparse / video).glob("img_*"))
+        assert rgb == [layout.rgb_name(i) for i in kept[video]]
+        for name in names + rgb:
             assert (sparse / video / name).read_bytes() == (full / video / name).read_bytes()
         assert verify.folder_problems(sparse / video) == []
     meta = layout.read_meta(sparse / "eleven")
+    assert meta["n_frames"] == 11 and meta[layout.FRAMES_KEY] == kept["eleven"]
     assert meta["n_flow"] == 10 and meta[layout.FIELDS_KEY] == chosen["eleven"]
-    assert layout.read_meta(sparse / "four").get(layout.FIELDS_KEY) is None  # every pair chosen: a full folder
+    assert (meta["height"], meta["width"]) == (layout.read_meta(full / "eleven")["height"],
+                                               layout.read_meta(full / "eleven")["width"])
+    four = layout.read_meta(sparse / "four")
+    assert layout.FIELDS_KEY not in four and layout.FRAMES_KEY not in four  # everything chosen: a full folder
     (sparse / "eleven" / "flow_x_00007.jpg").unlink()
-    assert verify.folder_problems(sparse / "eleven") == [f"{sparse / 'eleven'}/flow_x_00007.jpg: missing"]
+    (sparse / "eleven" / "img_00009.jpg").unlink()
+    assert verify.folder_problems(sparse / "eleven") == [f"{sparse / 'eleven'}/img_00009.jpg: missing",
+                                                          f"{sparse / 'eleven'}/flow_x_00007.jpg: missing"]
 
     records = [VideoRecord("eleven", 0, 11, 10), VideoRecord("four", 0, 4, 3)]
-    views = [FramesDataset(root, records, stream="flow", segments=count, crop_size=16, flow_stack=length)
-             for root in (full, tmp_path / "resparse")]
-    extract_shard(rows, dataset, tmp_path / "resparse", extract, flow, tmp_path / "again.tsv", fields)
-    for item in range(2):
-        assert torch.equal(views[0][item][0], views[1][item][0])
+    extract_shard(rows, dataset, tmp_path / "resparse", extract, flow, tmp_path / "again.tsv", reads)
+    for stream in ("rgb", "flow"):
+        views = [FramesDataset(root, records, stream=stream, segments=count, crop_size=16, flow_stack=length)
+                 for root in (full, tmp_path / "resparse")]
+        for item in range(2):
+            assert torch.equal(views[0][item][0], views[1][item][0])
     extract_shard(rows, dataset, sparse, extract, flow, tmp_path / "dense.tsv")  # the pipeline redoes it whole
-    assert layout.read_meta(sparse / "eleven").get(layout.FIELDS_KEY) is None
+    assert layout.FIELDS_KEY not in layout.read_meta(sparse / "eleven")
     assert len(list((sparse / "eleven").glob("flow_x_*"))) == 10
+    assert len(list((sparse / "eleven").glob("img_*"))) == 11

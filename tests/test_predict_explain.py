@@ -70,17 +70,20 @@ def test_explain_frames_carry_the_map(tiny_workflow: Path, tmp_path: Path) -> No
     bundle = load_bundle(bundle_dir(out, 1))
     video = Path(split_test_videos(out)["file"].iloc[0])
     explainer = Explainer(tmp_path / "explain", "rgb", "late", bundle.rows()["late"]["row"], bundle.class_names)
-    seen: list[VideoAttention] = []
+    seen: dict[str, VideoAttention] = {}
 
     def hook(frames_root: Path, caches: dict[str, Path], scored: dict) -> None:
         explainer(frames_root, caches, scored)
-        with open_feature_cache(caches["rgb"]) as cache:
-            seen.append(video_attention(cache, 0, frames_root))
+        for stream in ("rgb", "flow"):
+            with open_feature_cache(caches[stream]) as cache:
+                seen[stream] = video_attention(cache, 0, frames_root)
 
     predict_videos(bundle, [video], ["late"], on_batch=hook)
-    att = seen[0]
+    att = seen["rgb"]
     assert att.maps is not None, "the tiny run's attention mode has spatial maps"
-    assert all(f.std() > 0 for f in att.frames), "real frames, not grey placeholders"
+    for stream, drawn in seen.items():  # only the sampled frames are kept: those at both streams' positions
+        assert all(f.std() > 0 for f in drawn.frames), f"{stream}: real frames, not grey placeholders"
+    assert set(seen["flow"].indices) - set(att.indices), "the flow stream samples other frames than the RGB stream"
     written, _ = read_mp4(tmp_path / "explain" / f"{att.video_id}.mp4")
     with_map = explain_frame(att, 0, "t").astype(float)
     without = explain_frame(replace(att, maps=None), 0, "t").astype(float)

@@ -2,8 +2,9 @@
 
 ``<frames_root>/<video_id>/img_00001.jpg`` … RGB frames (1-based), and for N frames the
 N−1 flow pairs ``flow_x_00001.jpg`` / ``flow_y_00001.jpg`` (flow from frame i to i+1).
-A folder made for inference may hold only the pairs its sampled stacks read: ``frames.json``
-then lists them (``flow_fields``) and ``n_flow`` is still N−1 (see :func:`flow_fields`).
+A folder made for inference may hold only the frames and pairs its sampled stacks read: ``frames.json``
+then lists them (``rgb_frames``, ``flow_fields``) and ``n_frames``, ``n_flow`` are still the video's N
+and N−1 (see :func:`rgb_frames`, :func:`flow_fields`).
 A video folder exists only when complete: it is written under a temporary name and
 renamed (see :func:`tclsta.atomic.atomic_directory`); ``frames.json`` inside records the
 frame count, the settings it was made with and every JPEG's size (see :mod:`tclsta.data.verify`).
@@ -18,6 +19,7 @@ from typing import Any
 from tclsta.errors import DatasetError
 
 META_NAME = "frames.json"
+FRAMES_KEY = "rgb_frames"
 FIELDS_KEY = "flow_fields"
 
 
@@ -72,6 +74,12 @@ def read_meta(folder: str | Path) -> dict[str, Any] | None:
 def write_meta(folder: str | Path, meta: dict[str, Any]) -> None:
     """Write ``frames.json`` (inside a folder that is itself renamed into place when done)."""
     (Path(folder) / META_NAME).write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+
+def rgb_frames(meta: dict[str, Any]) -> list[int]:
+    """The RGB frames (1-based) a folder with this ``frames.json`` holds: all ``n_frames``, or those it lists."""
+    listed = meta.get(FRAMES_KEY)
+    return list(range(1, int(meta["n_frames"]) + 1)) if listed is None else [int(i) for i in listed]
 
 
 def flow_fields(meta: dict[str, Any]) -> list[int]:

@@ -46,7 +46,7 @@ def check_flow_length(path: str | Path, n_frames: int, flow_enabled: bool) -> No
 
 def expected_names(meta: dict[str, Any]) -> list[str]:
     """Every JPEG a folder with this ``frames.json`` holds (its frames, then its flow pairs), in a fixed order."""
-    names = [layout.rgb_name(i) for i in range(1, int(meta["n_frames"]) + 1)]
+    names = [layout.rgb_name(i) for i in layout.rgb_frames(meta)]
     for i in layout.flow_fields(meta):
         names.extend(layout.flow_names(i))
     return names

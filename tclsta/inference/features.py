@@ -19,7 +19,7 @@ from tclsta.errors import DatasetError
 from tclsta.features.cache import open_feature_cache
 from tclsta.fusion.scores import video_features
 from tclsta.inference.bundle import Bundle
-from tclsta.inference.predict import extract_videos, flow_reads, stream_caches, video_ids
+from tclsta.inference.predict import extract_videos, stream_caches, stream_reads, video_ids
 
 
 def write_video_features(bundle: Bundle, paths: Sequence[Path], stream: str, output: str | Path,
@@ -27,8 +27,8 @@ def write_video_features(bundle: Bundle, paths: Sequence[Path], stream: str, out
     """Write ``output`` for the videos that can be read; returns the others (video id -> reason)."""
     with tempfile.TemporaryDirectory(prefix="tclsta-features-") as tmp:
         folder = Path(tmp)
-        fields = flow_reads(bundle.settings) if stream == "flow" else None
-        extracted = extract_videos(paths, video_ids(paths), bundle.settings, folder, device, fields)
+        extracted = extract_videos(paths, video_ids(paths), bundle.settings, folder, device,
+                                   stream_reads(bundle.settings, [stream]), stream == "flow")
         if not len(extracted.videos):
             raise DatasetError(f"{', '.join(map(str, paths))}: no readable video")
         cache_path = stream_caches(bundle, extracted, [stream], device, folder)[stream]

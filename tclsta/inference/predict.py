@@ -2,7 +2,7 @@
 
 Each batch of videos is extracted into a temporary folder by the extract stage's
 :func:`~tclsta.extraction.extract_shard` (same decoding, JPEG quantisation and TV-L1 flow as
-the run, computed only for the pairs the flow stream's stacks read: :func:`flow_reads`), each
+the run, kept or computed only for the frames and pairs the streams read: :func:`stream_reads`), each
 stream's feature cache is built by the dump stage's :func:`~tclsta.features.dump.stream_cache`
 (same sampling, crops and model) and stored and read back as the run stores it
 (``features.dtype``), and the fusion scores them as ``evaluate`` does:
@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tclsta.data.sampling import evenly_spaced_fields
+from tclsta.data.sampling import evenly_spaced_fields, evenly_spaced_positions
 from tclsta.data.video import video_fps
 from tclsta.device import resolve_device
 from tclsta.errors import ConfigError, DatasetError, VideoDecodeError
-from tclsta.extraction import FieldChooser, extract_shard
+from tclsta.extraction import ReadChooser, Reads, extract_shard
 from tclsta.features.cache import FeatureCache, open_feature_cache, write_feature_cache
 from tclsta.features.dump import stream_cache
 from tclsta.fusion.awl import fuse, read_weights
@@ -85,32 +85,41 @@ class Extracted:
     bad: dict[str, str]  # video id -> reason
 
 
-def flow_reads(settings: dict[str, Any], windows: tuple[float, float | None] | None = None,
-               fps: dict[str, float] | None = None) -> FieldChooser:
-    """The flow fields the flow stream reads of a video (dump's test stacks), and with ``windows`` also those
-    of each of its windows (videos with a frame rate in ``fps``)."""
+def stream_reads(settings: dict[str, Any], streams: Sequence[str], windows: tuple[float, float | None] | None = None,
+                 fps: dict[str, float] | None = None, drawn: bool = False) -> ReadChooser:
+    """The RGB frames and flow fields the ``streams`` read of a video (dump's test frames and stacks), with
+    ``windows`` also those of each of its windows (videos with a frame rate in ``fps``); ``drawn``: also the RGB
+    frames at every stream's sampled positions (what ``--explain`` draws)."""
     count, length = int(settings["features"]["frames"]), int(settings["model"]["flow_stack"])
 
-    def fields(video_id: str, n_frames: int) -> np.ndarray:
-        n_flow = n_frames - 1
-        read = [evenly_spaced_fields(n_flow, count, length)]
+    def spans(video_id: str, n_frames: int) -> Iterator[tuple[int, int]]:
+        """(first frame − 1, frames) of the video and of each of its windows."""
+        yield 0, n_frames
         if windows is not None and video_id in (fps or {}):
-            for start, stop in window_bounds(n_frames, fps[video_id], *windows):
-                if (inside := window_flow(n_flow, start, stop)) >= 1:
-                    read.append(start + evenly_spaced_fields(inside, count, length))
-        return np.unique(np.concatenate(read))
+            yield from ((start, stop - start) for start, stop in window_bounds(n_frames, fps[video_id], *windows))
 
-    return fields
+    def reads(video_id: str, n_frames: int) -> Reads:
+        frames, fields = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        for offset, n in spans(video_id, n_frames):
+            if "rgb" in streams:
+                frames.append(offset + evenly_spaced_positions(n, count))
+            if "flow" in streams and (n_flow := window_flow(n_frames - 1, offset, offset + n)) >= 1:
+                fields.append(offset + evenly_spaced_fields(n_flow, count, length))
+        if drawn and "flow" in streams and n_frames >= 2:
+            frames.append(evenly_spaced_positions(n_frames - 1, count, length))
+        return Reads(np.unique(np.concatenate(frames)), np.unique(np.concatenate(fields)))
+
+    return reads
 
 
 def extract_videos(paths: Sequence[Path], ids: Sequence[str], settings: dict[str, Any], folder: Path,
-                   device: str | None, flow_fields: FieldChooser | None) -> Extracted:
-    """Decode ``paths`` into ``folder`` with the bundle's extract/flow settings and compute the flow fields
-    ``flow_fields`` names (None: no flow) (bad videos skipped and listed)."""
+                   device: str | None, reads: ReadChooser, with_flow: bool) -> Extracted:
+    """Decode ``paths`` into ``folder`` with the bundle's extract/flow settings, keeping the frames and (``with_flow``)
+    computing the flow fields ``reads`` names (bad videos skipped and listed)."""
     rows = pd.DataFrame({"video_id": list(ids), "path": [str(p) for p in paths]})
     extract = {**settings["extract"], "skip_bad": True}
-    flow = {**settings["flow"], "enabled": flow_fields is not None, **({"device": device} if device else {})}
-    table = extract_shard(rows, "/", folder / "frames", extract, flow, folder / "index.tsv", flow_fields)
+    flow = {**settings["flow"], "enabled": with_flow, **({"device": device} if device else {})}
+    table = extract_shard(rows, "/", folder / "frames", extract, flow, folder / "index.tsv", reads)
     ok = table[table["status"] == "ok"]
     bad = {r.video_id: f"{r.status}: {r.error}" for r in table.itertuples() if r.status != "ok"}
     videos = ok.assign(label=-1, subset="test")[["video_id", "label", "n_frames", "n_flow", "subset"]]
@@ -275,17 +284,18 @@ def predict_videos(bundle: Bundle, paths: Sequence[Path], fusions: Sequence[str]
 
     ``windows`` = (seconds, stride or None): each video is also scored window by window.
     ``on_batch(frames_root, caches, scores)``, if given, runs for each batch with good videos while its
-    frames exist: the extracted frames, each stream's feature cache, and video id -> fusion -> scores."""
+    frames exist: the extracted frames (the RGB frames at each stream's sampled positions among them), each
+    stream's feature cache, and video id -> fusion -> scores."""
     ids = video_ids(paths)
     streams = sorted({s for fusion in fusions for s in streams_for(fusion)}, key=["rgb", "flow"].index)
     results: list[Prediction] = []
     for batch in _batches(list(zip(paths, ids)), max(1, batch_videos)):
         fps, window_errors = ({}, {}) if windows is None else frame_rates({i: p for p, i in batch})
-        fields = flow_reads(bundle.settings, windows, fps) if "flow" in streams else None
+        reads = stream_reads(bundle.settings, streams, windows, fps, drawn=on_batch is not None)
         with tempfile.TemporaryDirectory(prefix="tclsta-predict-") as tmp:
             folder = Path(tmp)
             extracted = extract_videos([p for p, _ in batch], [i for _, i in batch], bundle.settings, folder, device,
-                                       fields)
+                                       reads, "flow" in streams)
             caches, scored = _scored(bundle, extracted, streams, fusions, device, folder / "videos")
             if on_batch is not None and scored:
                 on_batch(extracted.frames_root, caches, scored)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tclsta.data.layout import META_NAME, flow_fields, flow_names, read_meta, rgb_name, video_dir
+from tclsta.data.layout import META_NAME, flow_fields, flow_names, read_meta, rgb_frames, rgb_name, video_dir
 from tclsta.errors import ConfigError
 
 
@@ -65,7 +65,7 @@ def link_windows(frames_root: Path, videos: pd.DataFrame, fps: dict[str, float],
     for video in videos.itertuples(index=False):
         source = video_dir(frames_root, video.video_id).resolve()
         meta = read_meta(source) or {}
-        held = set(flow_fields(meta)) if meta else set()
+        held = (set(rgb_frames(meta)), set(flow_fields(meta))) if meta else (set(), set())
         for index, (start, stop) in enumerate(window_bounds(int(video.n_frames), fps[video.video_id], seconds, stride)):
             span = Span(video.video_id, index, start, stop, fps[video.video_id])
             n_flow = window_flow(int(video.n_flow), start, stop)
@@ -76,13 +76,15 @@ def link_windows(frames_root: Path, videos: pd.DataFrame, fps: dict[str, float],
     return pd.DataFrame(rows, columns=list(videos.columns)), spans
 
 
-def _link(source: Path, folder: Path, start: int, n_frames: int, n_flow: int, held: set[int], meta: dict) -> None:
-    """``folder`` holding links to frames ``start+1 …`` and to the flow pairs among its ``n_flow`` that
-    ``source`` holds (``held``), renumbered from 1."""
+def _link(source: Path, folder: Path, start: int, n_frames: int, n_flow: int, held: tuple[set[int], set[int]],
+          meta: dict) -> None:
+    """``folder`` holding links to the frames among ``start+1 … start+n_frames`` and the flow pairs among its
+    ``n_flow`` that ``source`` holds (``held``: its frames, its pairs), renumbered from 1."""
     folder.mkdir(parents=True)
-    for i in range(1, n_frames + 1):
+    frames, fields = held
+    for i in (i for i in range(1, n_frames + 1) if start + i in frames):
         os.symlink(source / rgb_name(start + i), folder / rgb_name(i))
-    for i in (i for i in range(1, n_flow + 1) if start + i in held):
+    for i in (i for i in range(1, n_flow + 1) if start + i in fields):
         for name, target in zip(flow_names(i), flow_names(start + i)):
             os.symlink(source / target, folder / name)
     window = {key: meta[key] for key in ("height", "width") if key in meta}
