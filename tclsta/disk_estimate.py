@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tclsta.data import layout
-from tclsta.data.annotations import video_frame_count
+from tclsta.data.video import video_frame_count
 from tclsta.errors import DiskFullError, mount_point
 
 log = logging.getLogger(__name__)

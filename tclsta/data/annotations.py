@@ -110,16 +110,6 @@ def thumos_annotation_files(root: str | Path) -> list[Path]:
                   and not p.name.startswith(f"{AMBIGUOUS}_"))
 
 
-def _video_properties(path: str | Path, *names: str) -> list[float]:
-    """OpenCV capture properties (``CAP_PROP_<name>``) of a video; 0.0 where unreadable."""
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    values = [capture.get(getattr(cv2, f"CAP_PROP_{n}")) if capture.isOpened() else 0.0 for n in names]
-    capture.release()
-    return [v if math.isfinite(v) else 0.0 for v in values]
-
-
 def video_fps(path: str | Path) -> float:
     """Frames per second of a video (:func:`tclsta.data.video.video_fps`), as a dataset error."""
     from tclsta.data.video import video_fps as declared_fps  # cv2 only when a video is read
@@ -131,15 +121,11 @@ def video_fps(path: str | Path) -> float:
         raise DatasetError(f"{path}: cannot read the frame rate ({need})") from None
 
 
-def video_frame_count(path: str | Path) -> int:
-    """Frames a video's container declares (0 where unreadable)."""
-    count, = _video_properties(path, "FRAME_COUNT")
-    return int(count)
-
-
 def video_size(path: str | Path) -> tuple[int, int]:
     """(height, width) of a video's decoded frames: the pixel frame of its boxes."""
-    height, width = _video_properties(path, "FRAME_HEIGHT", "FRAME_WIDTH")
+    from tclsta.data.video import video_properties  # cv2 only when a video is read
+
+    height, width = video_properties(path, "FRAME_HEIGHT", "FRAME_WIDTH")
     if height <= 0 or width <= 0:
         raise DatasetError(f"{path}: cannot read the frame size (needed to map attention to the boxes)")
     return int(height), int(width)

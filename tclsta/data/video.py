@@ -82,13 +82,26 @@ def decode_video(path: str | Path, resize: dict[str, Any] | None = None, max_fra
     return np.stack(list(iter_frames(path, resize, max_frames)))
 
 
-def video_fps(path: str | Path) -> float:
-    """The frame rate a video declares (frames are extracted at it: frame ``i`` is at ``i / fps`` s)."""
+def video_properties(path: str | Path, *names: str) -> list[float]:
+    """OpenCV capture properties (``CAP_PROP_<name>``) a video's container declares; 0.0 where unreadable."""
     capture = cv2.VideoCapture(str(path))
     try:
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0) if capture.isOpened() else 0.0
+        values = [float(capture.get(getattr(cv2, f"CAP_PROP_{n}")) or 0.0) if capture.isOpened() else 0.0
+                  for n in names]
     finally:
         capture.release()
-    if not (math.isfinite(fps) and fps > 0):
+    return [v if math.isfinite(v) else 0.0 for v in values]
+
+
+def video_frame_count(path: str | Path) -> int:
+    """Frames a video's container declares (0 where unreadable)."""
+    count, = video_properties(path, "FRAME_COUNT")
+    return int(count)
+
+
+def video_fps(path: str | Path) -> float:
+    """The frame rate a video declares (frames are extracted at it: frame ``i`` is at ``i / fps`` s)."""
+    fps, = video_properties(path, "FPS")
+    if not fps > 0:
         raise VideoDecodeError(f"{path}: the video declares no frame rate, so seconds cannot be placed in it")
     return fps
