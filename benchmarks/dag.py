@@ -93,11 +93,9 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def plan(snakefile: Path, workdir: Path, config: dict, *extra: str) -> tuple[float, float, int]:
-    """Wall and CPU seconds for `snakemake -n -q [extra]`, and the number of jobs planned (read from a
-    second dry run that prints the job stats: `-q` alone hides them; a `--mode remote` job prints none and
-    plans its one target). CPU time (user + sys) is what the dry run costs on an idle machine; wall time
-    also counts waiting for a busy CPU."""
+def dry_run(snakefile: Path, workdir: Path, config: dict, *extra: str) -> tuple[float, float, list[str]]:
+    """Wall and CPU seconds of `snakemake -n -q [extra]` and its command. CPU time (user + sys) is what the
+    dry run costs on an idle machine; wall time also counts waiting for a busy CPU."""
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(workdir),
            "--workflow-profile", "none", "--cores", "8", "-n", "-q", *extra]
@@ -105,11 +103,16 @@ def plan(snakefile: Path, workdir: Path, config: dict, *extra: str) -> tuple[flo
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    cpu = children_cpu() - cpu_before
-    if proc.returncode == 0 and "remote" in extra:
-        return seconds, cpu, 1
-    if proc.returncode == 0:
-        proc = subprocess.run([*cmd, "host", "rules"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"dry run failed:\n{proc.stdout}\n{proc.stderr}")
+    return seconds, children_cpu() - cpu_before, cmd
+
+
+def plan(snakefile: Path, workdir: Path, config: dict) -> tuple[float, float, int]:
+    """:func:`dry_run`'s seconds, and the number of jobs planned (read from a second dry run that prints
+    the job stats: `-q` alone hides them)."""
+    seconds, cpu, cmd = dry_run(snakefile, workdir, config)
+    proc = subprocess.run([*cmd, "host", "rules"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"dry run failed:\n{proc.stdout}\n{proc.stderr}")
     for line in proc.stdout.splitlines():
@@ -179,8 +182,8 @@ def time_manifest(root: Path, dataset: dict):
 
 
 def time_cluster_job(snakefile: Path, workdir: Path, config: dict, manifest, repeat: int) -> None:
-    """Median wall / CPU seconds of one cluster job's parse (extraction shard 0 in `--mode remote`), before
-    and after the manifest is written into the output folder."""
+    """Median wall / CPU seconds of one cluster job's parse (extraction shard 0 in `--mode remote`: it plans
+    its one target and prints no job stats), before and after the manifest is written into the output folder."""
     from tclsta.data.manifest import write_manifest
 
     job = ("--mode", "remote", "--target-jobs", "extract:shard=0", "--allowed-rules", "extract")
@@ -188,9 +191,9 @@ def time_cluster_job(snakefile: Path, workdir: Path, config: dict, manifest, rep
     for label in ("job, no manifest yet", "job, manifest written"):
         if label.endswith("written"):
             write_manifest(manifest, path)
-        runs = [plan(snakefile, workdir, config, *job) for _ in range(repeat)]
+        runs = [dry_run(snakefile, workdir, config, *job) for _ in range(repeat)]
         wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-        print(f"{label:<24} {runs[0][2]:>6} {wall:>16.2f} {cpu:>15.2f}  {' '.join(f'{r[0]:.2f}' for r in runs)}")
+        print(f"{label:<24} {1:>6} {wall:>16.2f} {cpu:>15.2f}  {' '.join(f'{r[0]:.2f}' for r in runs)}")
 
 
 if __name__ == "__main__":
