@@ -2,8 +2,8 @@
 
 VIDEO can be a video file, a folder (its videos, recursively) or a .txt list (one path a line).
 Every step is the pipeline's own code (extract, dump-features, the fusion as evaluate scores it),
-so a video of the run's test set gets the top-1 of evaluation/predictions.csv; TV-L1 runs only
-for the frame pairs the flow stream's sampled stacks (and windows) read. Writes
+so a video of the run's test set gets the top-1 of evaluation/predictions.csv; only the frames
+the streams' test samples (and windows) read are kept, and TV-L1 runs only for their pairs. Writes
 OUT/predictions.csv (path, video_id, prediction = label number, class_name, probability =
 the fused score of that class, method = the metrics.json row served) and OUT/predictions.jsonl
 (the top-k classes), and prints a table. A video that cannot be read is named in the log, the
