@@ -27,7 +27,7 @@ from tclsta.config import digest
 from tclsta.data import layout, verify
 from tclsta.data.frame_index import INDEX_COLUMNS
 from tclsta.data.frame_writer import FrameFolderWriter
-from tclsta.data.video import iter_chunks
+from tclsta.data.video import count_frames, iter_chunks
 from tclsta.errors import VideoDecodeError
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,10 @@ class Reads:
 
     frames: Sequence[int]
     fields: Sequence[int]
+
+    def decoded_frames(self) -> set[int]:
+        """The frames these reads are made of: each RGB frame and both frames of each flow field's pair."""
+        return {int(f) for f in self.frames} | {int(f) + step for f in self.fields for step in (0, 1)}
 
 
 ReadChooser = Callable[[str, int], Reads]
@@ -204,8 +208,9 @@ def extract_shard(
     ``bad``, ``truncated`` or ``too_short`` (videos already written stay).
 
     ``reads`` (inference) writes only the RGB frames and computes only the flow fields it names for
-    each video: a video of one chunk takes them from its decoded frames, a longer one is decoded a
-    second time for them once its length is known.
+    each video: a video of one chunk takes them from its decoded frames, a longer one is counted first (its
+    frames decoded, not converted) and decoded again up to the last frame it needs, converting only those
+    the reads are made of.
     """
     settings = extraction_settings(extract, flow, sampled=reads is not None)
     settings_digest = digest(settings)
@@ -227,11 +232,11 @@ def extract_shard(
                 following = list(itertools.islice(chunks, 1))  # does the video go on after its first chunk?
                 if not following:
                     verify.check_flow_length(path, len(first), flow["enabled"])
-                decoded = itertools.chain([first], following, chunks)
                 if reads is None:
-                    yield from _chunks(row.video_id, decoded, flow["enabled"])
+                    yield from _chunks(row.video_id, itertools.chain([first], following, chunks), flow["enabled"])
                 else:
-                    yield from _chosen(row.video_id, path, decoded, reads, extract)
+                    chunks.close()
+                    yield from _chosen(row.video_id, path, first, bool(following), reads, extract)
             except VideoDecodeError as err:  # a truncated stream shows only at its end
                 yield _Chunk.failed(row.video_id, err)
                 if not extract["skip_bad"]:
@@ -276,17 +281,18 @@ def extract_shard(
     return table
 
 
-def _chosen(video_id: str, path: Path, decoded: Iterator[np.ndarray], reads: ReadChooser,
+def _chosen(video_id: str, path: Path, first: np.ndarray, longer: bool, reads: ReadChooser,
             extract: dict[str, Any]) -> Iterator[_Chunk]:
-    """The chunks of the frames and flow runs ``reads`` chooses: of a video of one chunk from its decoded frames,
-    of a longer one (its further frames only counted) from a second decoding."""
-    first = next(decoded)
-    further = sum(len(chunk) for chunk in decoded)
-    n_frames = len(first) + further
-    chunks = [first]
-    if further:
-        chunks = iter_chunks(path, extract["resize"], extract["max_frames"], extract["chunk_frames"])
-    for numbers, frames, runs in chosen_chunks(chunks, reads(video_id, n_frames), extract["chunk_frames"], path):
+    """The chunks of the frames and flow runs ``reads`` chooses: of a video of one chunk from its decoded frames
+    ``first``, of a ``longer`` one, once its frames are counted, from a second decoding that converts only the
+    frames they are made of."""
+    n_frames = count_frames(path, extract["max_frames"]) if longer else len(first)
+    chosen = reads(video_id, n_frames)
+    chunks: Iterable[np.ndarray] = [first]
+    if longer:
+        chunks = iter_chunks(path, extract["resize"], extract["max_frames"], extract["chunk_frames"],
+                             chosen.decoded_frames().__contains__)
+    for numbers, frames, runs in chosen_chunks(chunks, chosen, extract["chunk_frames"], path):
         yield _Chunk(video_id, frames, runs, last=False, numbers=numbers)
     yield _Chunk(video_id, _NO_FRAMES, [], last=True, n_frames=n_frames)
 

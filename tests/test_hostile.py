@@ -33,7 +33,7 @@ from tclsta.data.manifest import build_manifest, read_manifest, write_manifest
 from tclsta.errors import ConfigError, DamagedFramesError, DatasetError, TclstaError, TruncatedVideoError
 from tclsta.evaluation.figures import confusion_figure, weights_figure
 from tclsta.data.frame_writer import write_video as write_frames
-from tclsta.extraction import extract_shard
+from tclsta.extraction import ReadChooser, Reads, extract_shard
 from tclsta.training.checkpoint import load_final, load_resume, save_resume
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -191,22 +191,34 @@ def test_verify_finds_and_repairs_stale_temporaries_once_each(extracted: dict,
 # --- 3. truncated videos -------------------------------------------------------------------------
 
 
-def truncated_video(path: Path) -> None:
-    """A real MJPG AVI cut at 75 %: the header still declares 6 frames, 1 decodes."""
-    write_video(path, frames=6)
+def truncated_video(path: Path, frames: int = 6) -> None:
+    """A real MJPG AVI cut at 75 %: the header still declares ``frames`` frames (6: 1 decodes; 20: 12)."""
+    write_video(path, frames=frames)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.75)])
 
 
-def test_truncated_video_is_marked_not_ok(tmp_path: Path) -> None:
-    truncated_video(tmp_path / "cut.avi")
+def every_frame(video_id: str, n_frames: int) -> Reads:
+    """Inference's choice of every frame and flow field (``tclsta predict``'s reads, at their largest)."""
+    return Reads(range(1, n_frames + 1), range(1, n_frames))
+
+
+@pytest.mark.parametrize("frames,chunk_frames,reads,decoded", [(6, 256, None, 1), (20, 4, None, 12),
+                                                                 (20, 4, every_frame, 12)])
+def test_truncated_video_is_marked_not_ok(tmp_path: Path, frames: int, chunk_frames: int, reads: ReadChooser | None,
+                                          decoded: int) -> None:
+    """Decoded whole, in chunks, or (predict) counted before its chosen frames are read: a truncated video is
+    marked truncated under skip_bad, and is an error naming it otherwise."""
+    truncated_video(tmp_path / "cut.avi", frames)
     rows = one_video_manifest("cut", "cut.avi")
-    table = extract_shard(rows, tmp_path, tmp_path / "frames", *rgb_only(skip_bad=True), tmp_path / "s.tsv")
+    table = extract_shard(rows, tmp_path, tmp_path / "frames", *rgb_only(skip_bad=True, chunk_frames=chunk_frames),
+                          tmp_path / "s.tsv", reads)
     assert table[["status", "n_frames"]].values.tolist() == [["truncated", 0]]
-    assert "decoded 1 of 6 declared frames" in table["error"].iloc[0]
+    assert f"decoded {decoded} of {frames} declared frames" in table["error"].iloc[0]
     assert not (tmp_path / "frames" / "cut").exists()
     with pytest.raises(TruncatedVideoError, match="cut.avi: truncated"):
-        extract_shard(rows, tmp_path, tmp_path / "frames", *rgb_only(skip_bad=False), tmp_path / "s.tsv")
+        extract_shard(rows, tmp_path, tmp_path / "frames", *rgb_only(skip_bad=False, chunk_frames=chunk_frames),
+                      tmp_path / "s.tsv", reads)
 
 
 # --- 4. outputs honour the umask -----------------------------------------------------------------

@@ -13,7 +13,7 @@ from tclsta.config import validate
 from tclsta.data import layout
 from tclsta.data.frame_index import merge_shards, usable_videos
 from tclsta.data.manifest import write_manifest
-from tclsta.data.video import decode_video, output_size
+from tclsta.data.video import count_frames, decode_video, output_size
 from tclsta.errors import VideoDecodeError
 from tclsta.extraction import extract_shard
 
@@ -44,6 +44,7 @@ def test_decode_real_codecs(tmp_path: Path, fourcc: str, suffix: str) -> None:
     # lossy codecs: close to what was written, and red stays in channel 0
     assert np.abs(frames.astype(int) - expected.astype(int)).mean() < 12
     assert frames[0, :, :10, 0].mean() > frames[0, :, :10, 2].mean() + 100
+    assert count_frames(path) == 6 and count_frames(path, max_frames=4) == len(decode_video(path, max_frames=4)) == 4
 
 
 def test_resize_modes(tmp_path: Path) -> None:
@@ -64,6 +65,10 @@ def test_corrupt_and_missing_videos_name_the_file(tmp_path: Path) -> None:
         decode_video(corrupt)
     with pytest.raises(VideoDecodeError, match="missing.avi: video file not found"):
         decode_video(tmp_path / "missing.avi")
+    with pytest.raises(VideoDecodeError, match="corrupt.avi"):
+        count_frames(corrupt)
+    with pytest.raises(VideoDecodeError, match="missing.avi: video file not found"):
+        count_frames(tmp_path / "missing.avi")
 
 
 @pytest.fixture
