@@ -11,7 +11,7 @@ change speed), then the same real MJPG videos are, side by side in one process a
 
 quiet, and beside a busy process (one core spinning). The parts are timed one by one on the same
 videos: ``decode`` (OpenCV decode + resize only), ``flow`` (extract minus decode: TV-L1 of the pairs
-the stacks read, quantising and writing the JPEGs of the frames and pairs read, and a second decode of a
+the stacks read, quantising and writing the JPEGs of the frames and pairs read, and the count and second decode of a
 video longer than ``extract.chunk_frames``), ``rgb stream`` and ``flow stream`` (sampling, crops, the
 network; reading the JPEGs back), ``fusion``.
 
